@@ -1,0 +1,2 @@
+"""skyfleet: all-sky camera appliance."""
+__version__ = "0.1.0"

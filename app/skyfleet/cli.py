@@ -1,0 +1,165 @@
+"""The `skyfleet` command: Flask CLI groups (db, user, ...) usable without activating any venv."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, FlaskGroup
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from . import accounts, apikeys
+from . import settings as settings_mod
+from .models import User
+from .web.extensions import db
+
+user_cli = AppGroup("user", help="Manage users, admin rights and SyncAPI keys.")
+
+
+def _session():
+    return db.session
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except (OperationalError, ProgrammingError) as exc:
+        db.session.rollback()
+        _fail(f"database error: {exc.orig} (has `skyfleet db upgrade` been run?)")
+
+
+def _user(username: str):
+    try:
+        return accounts.get(_session(), username)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    except (OperationalError, ProgrammingError) as exc:
+        _fail(f"database error: {exc.orig} (has `skyfleet db upgrade` been run?)")
+
+
+def _read_stdin_line(what: str) -> str:
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        _fail(f"expected the {what} on standard input")
+    return value
+
+
+@user_cli.command("add")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Give the user admin rights.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
+def user_add(username: str, admin: bool, password_stdin: bool) -> None:
+    """Create a user; the password comes from a prompt or standard input."""
+    if password_stdin:
+        password = _read_stdin_line("password")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.add(_session(), username, password, admin=admin)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    except (OperationalError, ProgrammingError) as exc:
+        _fail(f"database error: {exc.orig} (has `skyfleet db upgrade` been run?)")
+    _commit()
+    click.echo(f"created user {username}{' (admin)' if admin else ''}")
+
+
+@user_cli.command("setadmin")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="Remove admin rights instead.")
+def user_setadmin(username: str, revoke: bool) -> None:
+    """Give a user admin rights (or take them away with --revoke)."""
+    user = _user(username)
+    changed = user.is_admin == revoke
+    user.is_admin = not revoke
+    _commit()
+    click.echo(f"{username}: admin {'revoked' if revoke else 'granted'}{'' if changed else ' (unchanged)'}")
+
+
+@user_cli.command("setpassword")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
+def user_setpassword(username: str, password_stdin: bool) -> None:
+    """Set a user's password."""
+    user = _user(username)
+    password = _read_stdin_line("password") if password_stdin else click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.set_password(user, password)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    _commit()
+    click.echo(f"{username}: password set")
+
+
+@user_cli.command("apikey")
+@click.argument("username")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Set the key read from standard input instead of generating one; idempotent, "
+                   "prints 'changed' or 'unchanged'.")
+@click.option("--revoke", is_flag=True, help="Remove the user's key.")
+def user_apikey(username: str, from_stdin: bool, revoke: bool) -> None:
+    """Generate a new SyncAPI key (printed once), set a given one, or revoke it."""
+    user = _user(username)
+    keybox = current_app.extensions["skyfleet"].keybox
+    if revoke:
+        changed = accounts.revoke_api_key(user)
+        _commit()
+        click.echo("changed" if changed else "unchanged")
+        return
+    if from_stdin:
+        try:
+            changed = accounts.set_api_key(user, _read_stdin_line("API key"), keybox)
+        except apikeys.ApiKeyError as exc:
+            _fail(str(exc))
+        _commit()
+        click.echo("changed" if changed else "unchanged")
+        return
+    key = apikeys.generate()
+    accounts.set_api_key(user, key, keybox)
+    _commit()
+    click.echo(f"API key for {username}: {key}")
+    click.echo("It is shown only this once; it replaces any previous key.", err=True)
+
+
+@user_cli.command("list")
+def user_list() -> None:
+    """List users with their admin flag and key fingerprint (never the key)."""
+    try:
+        users = list(_session().scalars(select(User).order_by(User.username)))
+    except (OperationalError, ProgrammingError) as exc:
+        _fail(f"database error: {exc.orig} (has `skyfleet db upgrade` been run?)")
+    for u in users:
+        flags = ",".join(f for f, on in (("admin", u.is_admin), ("inactive", not u.is_active)) if on) or "-"
+        click.echo(f"{u.username}\t{flags}\tkey:{u.api_key_fingerprint or 'none'}")
+
+
+def create_cli_app():
+    from .web import create_app
+    app = create_app()
+    return app
+
+
+def register(app) -> None:
+    app.cli.add_command(user_cli)
+
+
+cli_group = FlaskGroup(name="skyfleet", create_app=create_cli_app, add_version_option=False, load_dotenv=False,
+                       help="skyfleet: all-sky camera appliance. Settings from $SKYFLEET_CONFIG.")
+
+EXIT_CONFIG_ERROR = 2
+
+
+def main(argv=None):
+    """Console script: a broken settings file is one clear line and exit code 2, not a traceback."""
+    try:
+        settings_mod.load()
+    except settings_mod.SettingsError as exc:
+        click.echo(f"skyfleet: {exc}", err=True)
+        sys.exit(EXIT_CONFIG_ERROR)
+    return cli_group.main(args=argv, prog_name="skyfleet")

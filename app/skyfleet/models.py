@@ -1,0 +1,205 @@
+"""The data model, shared by the web app (through Flask-SQLAlchemy) and the camera-side services.
+
+Plain SQLAlchemy 2.0: nothing here imports Flask.  Assets of every kind live in one table
+(single-table inheritance) so listing a night, counting and de-duplicating are single queries.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC: every *_utc column and audit timestamp is stored this way."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Fernet token of the key text (HMAC needs the key itself, so it cannot be a one-way hash).
+    api_key_encrypted: Mapped[Optional[str]] = mapped_column(Text)
+    # First 16 hex of sha256(key): identifies a key in listings and logs without revealing it.
+    api_key_fingerprint: Mapped[Optional[str]] = mapped_column(String(16))
+    api_key_created_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}{' admin' if self.is_admin else ''}>"
+
+
+class Camera(Base):
+    __tablename__ = "camera"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    driver: Mapped[Optional[str]] = mapped_column(String(128))
+    tz: Mapped[Optional[str]] = mapped_column(String(64))
+    utc_offset: Mapped[int] = mapped_column(Integer, default=0)
+    location: Mapped[Optional[str]] = mapped_column(String(128))
+    owner: Mapped[Optional[str]] = mapped_column(String(128))
+    latitude: Mapped[Optional[float]] = mapped_column(Float)
+    longitude: Mapped[Optional[float]] = mapped_column(Float)
+    elevation: Mapped[Optional[float]] = mapped_column(Float)
+    width: Mapped[Optional[int]] = mapped_column(Integer)
+    height: Mapped[Optional[int]] = mapped_column(Integer)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    connect_date: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    assets: Mapped[list[Asset]] = relationship(back_populates="camera", passive_deletes=True)
+
+
+class SyncNonce(Base):
+    """Nonces of skyfleet-signed requests seen within the clock window (replay protection)."""
+
+    __tablename__ = "sync_nonce"
+    __table_args__ = (UniqueConstraint("user_id", "nonce"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    nonce: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class LongTermKeogram(Base):
+    """Five keogram pixels per image, kept after the images themselves are pruned."""
+
+    __tablename__ = "longterm_keogram"
+    __table_args__ = (UniqueConstraint("camera_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id", ondelete="CASCADE"))
+    ts: Mapped[int] = mapped_column(BigInteger)
+    pixels: Mapped[list] = mapped_column(JSON)
+
+
+class Asset(Base):
+    """One stored file (or, in indi-allsky's empty-file mode, a row without a file)."""
+
+    __tablename__ = "asset"
+    __table_args__ = (
+        UniqueConstraint("camera_id", "kind", "natural_key", name="uq_asset_natural_key"),
+        Index("ix_asset_camera_kind_date", "camera_id", "kind", "create_date_utc"),
+        Index("ix_asset_camera_kind_day", "camera_id", "kind", "day_date", "night"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id", ondelete="CASCADE"))
+    # The duplicate key of the kind (see skyfleet.syncapi.assets), unique per camera and kind.
+    natural_key: Mapped[str] = mapped_column(String(64))
+    create_date_utc: Mapped[dt.datetime] = mapped_column(DateTime)
+    # The camera's local wall time (UTC + the camera's utc_offset at capture), as indi-allsky shows it.
+    create_date: Mapped[dt.datetime] = mapped_column(DateTime)
+    utc_offset: Mapped[int] = mapped_column(Integer, default=0)
+    day_date: Mapped[dt.date] = mapped_column(Date)
+    night: Mapped[bool] = mapped_column(Boolean)
+    # Path relative to the storage folder; NULL for rows without a file.
+    filename: Mapped[Optional[str]] = mapped_column(String(512), unique=True)
+    file_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    width: Mapped[Optional[int]] = mapped_column(Integer)
+    height: Mapped[Optional[int]] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    remote_url: Mapped[Optional[str]] = mapped_column(String(512))
+    s3_key: Mapped[Optional[str]] = mapped_column(String(512))
+    thumbnail_uuid: Mapped[Optional[str]] = mapped_column(String(36))
+    uploaded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    # image-like kinds
+    exposure: Mapped[Optional[float]] = mapped_column(Float)
+    exp_elapsed: Mapped[Optional[float]] = mapped_column(Float)
+    gain: Mapped[Optional[float]] = mapped_column(Float)
+    binmode: Mapped[Optional[int]] = mapped_column(Integer)
+    temp: Mapped[Optional[float]] = mapped_column(Float)
+    calibrated: Mapped[Optional[bool]] = mapped_column(Boolean)
+    adu: Mapped[Optional[float]] = mapped_column(Float)
+    adu_roi: Mapped[Optional[bool]] = mapped_column(Boolean)
+    stable: Mapped[Optional[bool]] = mapped_column(Boolean)
+    moonmode: Mapped[Optional[bool]] = mapped_column(Boolean)
+    moonphase: Mapped[Optional[float]] = mapped_column(Float)
+    sqm: Mapped[Optional[float]] = mapped_column(Float)
+    stars: Mapped[Optional[int]] = mapped_column(Integer)
+    detections: Mapped[Optional[int]] = mapped_column(Integer)
+    process_elapsed: Mapped[Optional[float]] = mapped_column(Float)
+    kpindex: Mapped[Optional[float]] = mapped_column(Float)
+    ovation_max: Mapped[Optional[int]] = mapped_column(Integer)
+    smoke_rating: Mapped[Optional[int]] = mapped_column(Integer)
+    exclude: Mapped[Optional[bool]] = mapped_column(Boolean)
+    # video-like kinds, keogram, star trail
+    framerate: Mapped[Optional[float]] = mapped_column(Float)
+    frames: Mapped[Optional[int]] = mapped_column(Integer)
+    success: Mapped[Optional[bool]] = mapped_column(Boolean)
+    # mini timelapse (UTC)
+    target_date: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    start_date: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    end_date: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    # thumbnail
+    uuid: Mapped[Optional[str]] = mapped_column(String(36))
+    origin: Mapped[Optional[int]] = mapped_column(Integer)
+
+    camera: Mapped[Camera] = relationship(back_populates="assets")
+
+    __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "asset"}
+
+
+def _kind(name: str, doc: str) -> type:
+    return type(name, (Asset,), {"__doc__": doc, "__mapper_args__": {"polymorphic_identity": name.lower()}})
+
+
+Image = _kind("Image", "A processed sky image (JPEG/PNG/...).")
+RawImage = _kind("RawImage", "An export of the raw frame (e.g. 16-bit PNG/TIFF).")
+FitsImage = _kind("FitsImage", "The FITS file as received from the camera.")
+PanoramaImage = _kind("PanoramaImage", "A panorama projection of an image.")
+Video = _kind("Video", "A night's (or day's) timelapse.")
+MiniVideo = _kind("MiniVideo", "A short timelapse around an event.")
+Keogram = _kind("Keogram", "A night's keogram.")
+StarTrail = _kind("StarTrail", "A night's star-trail stack.")
+StarTrailVideo = _kind("StarTrailVideo", "A video of the star trail building up.")
+PanoramaVideo = _kind("PanoramaVideo", "A timelapse of panoramas.")
+Thumbnail = _kind("Thumbnail", "A thumbnail of another asset, named by its own uuid.")
+
+ASSET_CLASSES: dict[str, type] = {
+    cls.__mapper_args__["polymorphic_identity"]: cls
+    for cls in (Image, RawImage, FitsImage, PanoramaImage, Video, MiniVideo, Keogram, StarTrail,
+                StarTrailVideo, PanoramaVideo, Thumbnail)
+}

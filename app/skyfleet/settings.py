@@ -1,0 +1,148 @@
+"""Deployment settings: a TOML file named by SKYFLEET_CONFIG, with defaults that work out of the box.
+
+Plain Python (no Flask), so camera-side services read the same file the web app does.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Debian 11 targets
+    import tomli as tomllib
+
+CONFIG_ENV = "SKYFLEET_CONFIG"
+DATA_DIR_ENV = "SKYFLEET_DATA_DIR"
+DEFAULT_DATA_DIR = Path("/var/lib/skyfleet")
+
+
+class SettingsError(ValueError):
+    """A settings file or value is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class SyncApiSettings:
+    accept_v1_signature: bool = True
+    clock_skew_seconds: int = 300
+    max_upload_mb: int = 4096
+    max_metadata_kb: int = 256
+    nonce_ttl_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    public: bool = True
+    base_path: str = "/indi-allsky"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    storage_dir: Path = Path()
+    secret_key_file: Path = Path()
+    log_level: str = "INFO"
+    sqlite_busy_timeout_ms: int = 10000
+    syncapi: SyncApiSettings = field(default_factory=SyncApiSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+
+    @property
+    def staging_dir(self) -> Path:
+        """Uploads are staged here: same filesystem as storage, so the final rename is atomic."""
+        return self.storage_dir / ".staging"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.syncapi.max_upload_mb * 1024 * 1024
+
+
+_SECTIONS = {"syncapi": SyncApiSettings, "web": WebSettings}
+_TOP_LEVEL = {"data_dir", "database_url", "storage_dir", "secret_key_file", "log_level", "sqlite_busy_timeout_ms"}
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env)
+    if DEFAULT_DATA_DIR.exists() or os.access(DEFAULT_DATA_DIR.parent, os.W_OK):
+        return DEFAULT_DATA_DIR
+    return Path.home() / ".local" / "share" / "skyfleet"
+
+
+def _coerce(section: str, name: str, value: Any, expected: Any) -> Any:
+    where = f"{section}.{name}" if section else name
+    if isinstance(expected, bool):
+        if not isinstance(value, bool):
+            raise SettingsError(f"setting {where!r} must be true or false, got {value!r}")
+        return value
+    if isinstance(expected, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise SettingsError(f"setting {where!r} must be a positive integer, got {value!r}")
+        return value
+    if isinstance(expected, Path):
+        if not isinstance(value, str) or not value:
+            raise SettingsError(f"setting {where!r} must be a non-empty path string, got {value!r}")
+        return Path(value)
+    if not isinstance(value, str):
+        raise SettingsError(f"setting {where!r} must be a string, got {value!r}")
+    return value
+
+
+def _section(name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"setting {name!r} must be a table")
+    defaults = cls()
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SettingsError(f"unknown setting '{name}.{unknown[0]}' (known in [{name}]: {', '.join(sorted(known))})")
+    values = {k: _coerce(name, k, v, getattr(defaults, k)) for k, v in raw.items()}
+    return replace(defaults, **values)
+
+
+def from_mapping(raw: Mapping[str, Any]) -> Settings:
+    """Build Settings from a parsed TOML document; unknown keys are errors (typos must not pass)."""
+    unknown = sorted(set(raw) - _TOP_LEVEL - set(_SECTIONS))
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]!r}")
+    base = Settings(data_dir=default_data_dir())
+    values: dict[str, Any] = {}
+    for key in _TOP_LEVEL & set(raw):
+        values[key] = _coerce("", key, raw[key], getattr(base, key))
+    for name, cls in _SECTIONS.items():
+        if name in raw:
+            values[name] = _section(name, cls, raw[name])
+    settings = replace(base, **values)
+    if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(f"setting 'log_level' must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}")
+    return _fill_derived(settings)
+
+
+def _fill_derived(s: Settings) -> Settings:
+    data = Path(s.data_dir)
+    return replace(
+        s,
+        data_dir=data,
+        database_url=s.database_url or f"sqlite:///{data / 'skyfleet.db'}",
+        storage_dir=s.storage_dir if str(s.storage_dir) not in ("", ".") else data / "images",
+        secret_key_file=s.secret_key_file if str(s.secret_key_file) not in ("", ".") else data / "secret.key",
+    )
+
+
+def load(path: str | os.PathLike | None = None) -> Settings:
+    """Read the TOML file at `path`, or at $SKYFLEET_CONFIG, or use the defaults."""
+    path = path or os.environ.get(CONFIG_ENV)
+    if not path:
+        return from_mapping({})
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path} does not exist ({CONFIG_ENV})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
+    return from_mapping(raw)

@@ -1,0 +1,72 @@
+"""SyncAPI errors: every failure is a JSON body {"error": code, "message": text} with a precise status.
+
+indi-allsky clients treat any status >= 400 as a failure and ignore the body, so the codes below keep
+indi-allsky's wording where it had one (e.g. "file_exists") and are free to use precise statuses.
+"""
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 log_detail: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        # What the server logs: may say more than the client is told (never a key).
+        self.log_detail = log_detail or message
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        return {"error": self.code, "message": self.message}
+
+
+class AuthFailed(SyncError):
+    status = 401
+    code = "authentication failed"
+
+    def __init__(self, log_detail: str, message: str = "authentication failed", **kw):
+        super().__init__(message, log_detail=log_detail, **kw)
+
+
+class BadRequest(SyncError):
+    status = 400
+    code = "bad_request"
+
+
+class InvalidMetadata(SyncError):
+    status = 422
+    code = "metadata_invalid"
+
+
+class NotFound(SyncError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(SyncError):
+    status = 409
+    code = "file_exists"
+
+
+class TooLarge(SyncError):
+    status = 413
+    code = "payload_too_large"
+
+
+class StorageFull(SyncError):
+    status = 507
+    code = "insufficient_storage"
+
+
+class Busy(SyncError):
+    status = 503
+    code = "database_busy"
+
+    def __init__(self, message: str, **kw):
+        super().__init__(message, headers={"Retry-After": "5"}, **kw)

@@ -1,0 +1,181 @@
+"""Streaming reader for SyncAPI multipart bodies.
+
+The metadata part is kept in memory (it is small and capped); as soon as it is complete a callback
+authenticates and parses it, before the media is read.  The media part is streamed straight into a
+staging file on the storage filesystem while its sha256 and size are computed: one copy, never in
+memory, never in a RAM-backed /tmp.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable, Optional
+
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder
+
+from .errors import BadRequest, StorageFull, TooLarge
+
+CHUNK = 256 * 1024
+MAX_PARTS = 8
+
+
+@dataclass
+class StagedMedia:
+    filename: str
+    path: Optional[Path] = None
+    size: int = 0
+    sha256: str = hashlib.sha256(b"").hexdigest()
+
+    def discard(self) -> None:
+        if self.path is not None:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+            self.path = None
+
+
+@dataclass
+class Upload:
+    metadata: Optional[bytes] = None
+    media: Optional[StagedMedia] = None
+    extra_parts: list = field(default_factory=list)
+
+    def discard(self) -> None:
+        if self.media is not None:
+            self.media.discard()
+
+
+# Called with (metadata bytes, their sha256) once the metadata part is complete; returns the number of
+# media bytes the metadata announces (file_size), or None, so oversized media stop early.
+MetadataCallback = Callable[[bytes, str], Optional[int]]
+
+
+def boundary_of(content_type: str) -> bytes:
+    mimetype, options = parse_options_header(content_type or "")
+    boundary = options.get("boundary", "")
+    if mimetype != "multipart/form-data" or not boundary or len(boundary) > 200:
+        raise BadRequest("expected a multipart/form-data body with a boundary "
+                         "(parts 'metadata' and 'media')", code="multipart_invalid")
+    return boundary.encode("latin-1")
+
+
+class _MediaWriter:
+    def __init__(self, staging_dir: Path, filename: str, max_bytes: int, announced: Optional[int]):
+        staging_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=staging_dir, prefix="upload-", suffix=".part")
+        self.fh = os.fdopen(fd, "wb")
+        self.media = StagedMedia(filename=filename, path=Path(name))
+        self.hash = hashlib.sha256()
+        self.max_bytes = max_bytes
+        self.announced = announced
+
+    def write(self, data: bytes) -> None:
+        size = self.media.size + len(data)
+        if size > self.max_bytes:
+            raise TooLarge(f"media is larger than the server's limit of {self.max_bytes} bytes")
+        if self.announced is not None and size > self.announced:
+            raise BadRequest(f"media is larger than file_size {self.announced}", code="size_mismatch")
+        try:
+            self.fh.write(data)
+        except OSError as exc:
+            raise _os_error(exc) from None
+        self.hash.update(data)
+        self.media.size = size
+
+    def close(self) -> StagedMedia:
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+        except OSError as exc:
+            raise _os_error(exc) from None
+        self.media.sha256 = self.hash.hexdigest()
+        return self.media
+
+    def abort(self) -> None:
+        try:
+            self.fh.close()
+        except OSError:
+            pass
+        self.media.discard()
+
+
+def _os_error(exc: OSError) -> Exception:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return StorageFull("the server's storage is full; the upload was not stored",
+                           log_detail=f"staging write failed: {exc}")
+    return exc
+
+
+def read_upload(stream: BinaryIO, content_type: str, staging_dir: Path, *, max_metadata: int,
+                max_media: int, on_metadata: MetadataCallback) -> Upload:
+    """Read the whole body; on any error the staged media is removed before the error propagates."""
+    decoder = MultipartDecoder(boundary_of(content_type), max_parts=MAX_PARTS)
+    upload = Upload()
+    writer: Optional[_MediaWriter] = None
+    meta_buf: Optional[bytearray] = None
+    announced: Optional[int] = None
+    current = None
+    eof = False
+    try:
+        while True:
+            try:
+                event = decoder.next_event()
+            except (ValueError, RequestEntityTooLarge) as exc:
+                raise BadRequest(f"malformed multipart body: {exc}", code="multipart_invalid") from None
+            if event is NEED_DATA:
+                if eof:
+                    raise BadRequest("multipart body ended before its closing boundary", code="multipart_invalid")
+                try:
+                    chunk = stream.read(CHUNK)
+                except ClientDisconnected:
+                    raise BadRequest("the client sent less than Content-Length", code="incomplete_body") from None
+                eof = not chunk
+                decoder.receive_data(chunk or None)
+            elif isinstance(event, (Field, File)):
+                current = event.name
+                if current == "metadata":
+                    if upload.metadata is not None or meta_buf is not None:
+                        raise BadRequest("more than one 'metadata' part", code="multipart_invalid")
+                    meta_buf = bytearray()
+                elif current == "media":
+                    if writer is not None or upload.media is not None:
+                        raise BadRequest("more than one 'media' part", code="multipart_invalid")
+                    writer = _MediaWriter(staging_dir, getattr(event, "filename", "") or "",
+                                          max_media, announced)
+                else:
+                    upload.extra_parts.append(current)
+            elif isinstance(event, Data):
+                if current == "metadata":
+                    meta_buf.extend(event.data)
+                    if len(meta_buf) > max_metadata:
+                        raise TooLarge(f"metadata part is larger than {max_metadata} bytes")
+                    if not event.more_data:
+                        upload.metadata = bytes(meta_buf)
+                        announced = on_metadata(upload.metadata, hashlib.sha256(upload.metadata).hexdigest())
+                        if writer is not None:  # media came first: apply the limit now
+                            writer.announced = announced
+                            if announced is not None and writer.media.size > announced:
+                                raise BadRequest(f"media is larger than file_size {announced}",
+                                                 code="size_mismatch")
+                elif current == "media":
+                    writer.write(event.data)
+                    if not event.more_data:
+                        upload.media = writer.close()
+            elif isinstance(event, Epilogue):
+                break
+        if meta_buf is not None and upload.metadata is None:
+            raise BadRequest("metadata part is incomplete", code="multipart_invalid")
+        return upload
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        upload.discard()
+        raise

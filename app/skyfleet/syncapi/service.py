@@ -1,0 +1,134 @@
+"""What each SyncAPI method does with a validated request (no Flask here).
+
+POST adds and never overwrites; PUT adds or overwrites; a repeated identical upload answers with the
+existing id (indi-allsky answers file_exists forever once a reply was lost).  A file is placed with an
+atomic rename before the row is committed; if the commit fails the file is removed again (and an
+overwritten file restored), so a failure leaves neither a half file nor a row without its file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Asset, Camera, LongTermKeogram, User
+from . import metadata as md
+from .assets import AssetKind, build_record, lookup_key
+from .errors import Conflict, InvalidMetadata, NotFound
+from .multipart import StagedMedia
+from .storage import Storage
+
+
+@dataclass
+class Result:
+    asset: Asset
+    created: bool
+
+
+def reply(asset: Asset) -> dict:
+    return {"id": asset.id, "url": Storage.url(asset.filename)}
+
+
+def store(session: Session, storage: Storage, kind: AssetKind, meta: dict, camera: Camera,
+          staged: StagedMedia, user: User, *, overwrite: bool) -> Result:
+    record = build_record(kind, meta, camera)
+    ext = md.media_extension(staged.filename) if (staged.size or staged.filename) else ""
+    existing = session.scalar(select(Asset).where(
+        Asset.camera_id == camera.id, Asset.kind == kind.segment, Asset.natural_key == record.natural_key))
+    if existing is not None:
+        if existing.file_size == staged.size and existing.sha256 == staged.sha256:
+            staged.discard()
+            return Result(existing, created=False)
+        if not overwrite:
+            staged.discard()
+            raise Conflict(f"a {kind.segment} with this key already exists (id {existing.id}) with other "
+                           "content; PUT replaces it", code="file_exists")
+    rel = _free_name(session, record.path_stem, ext, record.natural_key, existing) if staged.size else None
+    old_rel = existing.filename if existing is not None else None
+    backup = storage.set_aside(old_rel) if old_rel else None
+    placed = False
+    try:
+        if rel:
+            storage.place(staged, rel)
+            placed = True
+        asset = existing or kind.model(camera_id=camera.id, natural_key=record.natural_key)
+        for column, value in record.columns.items():
+            setattr(asset, column, value)
+        asset.filename, asset.file_size, asset.sha256 = rel, staged.size, staged.sha256
+        asset.uploaded_by_id = user.id
+        if camera.utc_offset != record.columns["utc_offset"]:
+            camera.utc_offset = record.columns["utc_offset"]
+        session.add(asset)
+        if record.keogram_pixels:
+            _keep_keogram_pixels(session, camera, meta, record.keogram_pixels)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        if placed:
+            storage.delete(rel)
+        if backup is not None:
+            storage.restore(backup, old_rel)
+        staged.discard()
+        raise
+    if backup is not None:
+        backup.unlink()
+    return Result(asset, created=existing is None)
+
+
+def _free_name(session: Session, stem: str, ext: str, natural_key: str, existing: Asset | None) -> str:
+    """The layout's name, unless another row holds it (e.g. the same local time twice across a DST change)."""
+    rel = stem + ext
+    holder = session.scalar(select(Asset.id).where(Asset.filename == rel))
+    if holder is None or (existing is not None and holder == existing.id):
+        return rel
+    return f"{stem}_{natural_key}{ext}"
+
+
+def _keep_keogram_pixels(session: Session, camera: Camera, meta: dict, pixels: list) -> None:
+    ts = int(md.epoch(meta, "createDate", required=True))
+    row = session.scalar(select(LongTermKeogram).where(
+        LongTermKeogram.camera_id == camera.id, LongTermKeogram.ts == ts))
+    if row is None:
+        session.add(LongTermKeogram(camera_id=camera.id, ts=ts, pixels=pixels))
+    else:
+        row.pixels = pixels
+
+
+def find(session: Session, kind: AssetKind, meta: dict, camera: Camera) -> Asset:
+    """By `id` (as indi-allsky), or by the kind's duplicate key (createDate, dayDate+night, uuid)."""
+    query = select(Asset).where(Asset.camera_id == camera.id, Asset.kind == kind.segment)
+    if meta.get("id") is not None:
+        query = query.where(Asset.id == md.integer(meta, "id", minimum=1))
+    else:
+        key = lookup_key(kind, meta)
+        if key is None:
+            raise InvalidMetadata("GET and DELETE need 'id', or the asset's key "
+                                  "(createDate, dayDate + night, startDate + endDate, or uuid)",
+                                  code="metadata_missing_key")
+        query = query.where(Asset.natural_key == key)
+    asset = session.scalar(query)
+    if asset is None:
+        raise NotFound(f"no {kind.segment} with that id for this camera", code="file_missing")
+    return asset
+
+
+def describe(asset: Asset) -> dict:
+    body = reply(asset)
+    body.update(file_size=asset.file_size, sha256=asset.sha256, kind=asset.kind)
+    return body
+
+
+def delete(session: Session, storage: Storage, asset: Asset) -> None:
+    rel = asset.filename
+    backup = storage.set_aside(rel) if rel else None
+    try:
+        session.delete(asset)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        if backup is not None:
+            storage.restore(backup, rel)
+        raise
+    if backup is not None:
+        backup.unlink()

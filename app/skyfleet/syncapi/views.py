@@ -1,0 +1,125 @@
+"""The SyncAPI v1 endpoints: /indi-allsky/sync/v1/<asset> with GET, POST, PUT and DELETE."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import OperationalError
+
+from ..web.extensions import db
+from . import cameras, service
+from . import metadata as md
+from .assets import KINDS
+from .auth import Authenticator
+from .errors import BadRequest, Busy, NotFound, SyncError, TooLarge
+from .multipart import StagedMedia, read_upload
+
+bp = Blueprint("syncapi", __name__)
+
+
+def clock() -> float:
+    """The server clock (a function so tests can move it)."""
+    return time.time()
+
+
+@bp.route("/sync/v1/<segment>", methods=["GET", "POST", "PUT", "DELETE"])
+def sync(segment: str):
+    settings = current_app.extensions["skyfleet"].settings
+    kind = KINDS.get(segment)
+    if kind is None and segment != "camera":
+        raise NotFound(f"unknown asset type {segment[:40]!r}; known: camera, {', '.join(sorted(KINDS))}",
+                       code="unknown_asset_type")
+    length = request.content_length
+    if length is not None and length > settings.max_upload_bytes + settings.syncapi.max_metadata_kb * 1024:
+        raise TooLarge(f"request body of {length} bytes is over the server's limit of "
+                       f"{settings.syncapi.max_upload_mb} MiB")
+    authenticator = Authenticator(
+        db.session, current_app.extensions["skyfleet"].keybox, accept_v1=settings.syncapi.accept_v1_signature,
+        clock_skew=settings.syncapi.clock_skew_seconds, nonce_ttl=settings.syncapi.nonce_ttl_seconds,
+        clock=clock)
+    state = authenticator.begin(request.method, request.path, request.headers)
+    parsed: dict = {}
+
+    def on_metadata(raw: bytes, digest: str):
+        authenticator.check_metadata(state, raw, digest)
+        parsed.update(md.parse(raw))
+        if request.method in ("POST", "PUT") and segment != "camera":
+            return md.integer(parsed, "file_size", required=True, minimum=0)
+        return None
+
+    upload = read_upload(request.stream, request.headers.get("Content-Type", ""), settings.staging_dir,
+                         max_metadata=settings.syncapi.max_metadata_kb * 1024,
+                         max_media=settings.max_upload_bytes, on_metadata=on_metadata)
+    try:
+        if upload.metadata is None:
+            raise BadRequest("the 'metadata' part is missing", code="metadata_missing")
+        staged = upload.media or StagedMedia(filename="")
+        authenticator.check_media(state, staged.sha256)
+        user = state.user
+        if segment == "camera":
+            return _camera(request.method, parsed)
+        return _asset(kind, request.method, parsed, upload, staged, user)
+    finally:
+        upload.discard()
+
+
+def _camera(method: str, meta: dict):
+    storage_session = db.session
+    if method in ("POST", "PUT"):
+        camera = cameras.upsert(storage_session, meta)
+        storage_session.commit()
+        return jsonify(id=camera.id)
+    if method == "DELETE":
+        raise SyncError("cameras are not deleted through the SyncAPI", status=405, code="not_implemented",
+                        headers={"Allow": "GET, POST, PUT"})
+    camera_uuid = md.uuid(meta, "camera_uuid") or md.uuid(meta, "uuid", required=True)
+    camera = cameras.find(storage_session, camera_uuid)
+    if camera is None:
+        raise NotFound("no camera with that uuid", code="camera_missing")
+    return jsonify(id=camera.id)
+
+
+def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user):
+    ext = current_app.extensions["skyfleet"]
+    camera_uuid = md.uuid(meta, "camera_uuid", required=True)
+    camera = cameras.find(db.session, camera_uuid)
+    if camera is None:
+        raise NotFound("camera not found: sync the camera (PUT /sync/v1/camera) first", code="camera not found")
+    if method in ("GET", "DELETE"):
+        asset = service.find(db.session, kind, meta, camera)
+        if method == "GET":
+            return jsonify(service.describe(asset))
+        service.delete(db.session, ext.storage, asset)
+        return jsonify({})
+    if upload.media is None:
+        raise BadRequest("the 'media' part is missing", code="media_missing")
+    announced = md.integer(meta, "file_size", required=True, minimum=0)
+    if staged.size != announced:
+        raise BadRequest(f"received {staged.size} media bytes but file_size says {announced}",
+                         code="size_mismatch")
+    result = service.store(db.session, ext.storage, kind, meta, camera, staged, user,
+                           overwrite=(method == "PUT"))
+    return jsonify(service.reply(result.asset))
+
+
+@bp.errorhandler(SyncError)
+def sync_error(exc: SyncError):
+    db.session.rollback()
+    current_app.logger.warning("syncapi %s %s rejected (%s %s): %s", request.method, request.path,
+                               exc.status, exc.code, exc.log_detail)
+    return jsonify(exc.body()), exc.status, exc.headers
+
+
+@bp.errorhandler(OperationalError)
+def database_error(exc: OperationalError):
+    db.session.rollback()
+    text = str(exc.orig).lower()
+    if "locked" in text or "busy" in text or "could not obtain lock" in text:
+        return sync_error(Busy("the database is busy; retry shortly", log_detail=str(exc.orig)))
+    current_app.logger.error("syncapi %s %s database error: %s", request.method, request.path, exc.orig)
+    return jsonify(error="database_error", message="the server's database failed; retry later"), 503
+
+
+@bp.errorhandler(405)
+def method_not_allowed(exc):
+    return jsonify(error="method_not_allowed", message=f"{request.method} is not supported here"), 405

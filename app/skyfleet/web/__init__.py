@@ -1,0 +1,90 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+from flask import Flask, jsonify, request
+
+from .. import settings as settings_mod
+from ..apikeys import KeyBox, load_or_create_secret
+from ..db_setup import tune_engine
+from ..settings import Settings
+from ..syncapi.storage import Storage
+from .extensions import db, migrate
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+STALE_STAGING_SECONDS = 6 * 3600
+
+
+@dataclass
+class SkyfleetState:
+    """What the blueprints need beside Flask's config: settings, the key box and the storage."""
+    settings: Settings
+    keybox: KeyBox
+    storage: Storage
+
+
+def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> Flask:
+    if isinstance(config, Settings):
+        settings = config
+    elif config is not None:
+        settings = settings_mod.from_mapping(config)
+    else:
+        settings = settings_mod.load()
+
+    app = Flask(__name__)
+    for folder in (settings.data_dir, settings.storage_dir, settings.staging_dir):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    secret = load_or_create_secret(settings.secret_key_file)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={} if settings.database_url.startswith("sqlite") else {"pool_pre_ping": True},
+        SECRET_KEY=hmac.new(secret, b"flask-session", hashlib.sha256).hexdigest(),
+        JSON_SORT_KEYS=False,
+    )
+    storage = Storage(settings.storage_dir, settings.staging_dir)
+    storage.clean_staging(STALE_STAGING_SECONDS, time.time())
+    app.extensions["skyfleet"] = SkyfleetState(settings=settings, keybox=KeyBox(secret), storage=storage)
+    app.logger.setLevel(getattr(logging, settings.log_level.upper()))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    with app.app_context():
+        tune_engine(db.engine, settings.sqlite_busy_timeout_ms)
+
+    from ..syncapi.views import bp as syncapi_bp
+    from .media import bp as media_bp
+    from .pages import bp as pages_bp
+
+    base = settings.web.base_path.rstrip("/")
+    app.register_blueprint(syncapi_bp, url_prefix=base)
+    app.register_blueprint(media_bp, url_prefix=base)
+    app.register_blueprint(pages_bp)
+    _json_errors_for_api(app, base + "/sync/")
+
+    from ..cli import register
+    register(app)
+    return app
+
+
+def _json_errors_for_api(app: Flask, prefix: str) -> None:
+    """Routing errors and crashes under the API answer JSON too, never an HTML page."""
+
+    def handler(exc):
+        code = getattr(exc, "code", 500) or 500
+        if not request.path.startswith(prefix):
+            return exc if code != 500 else ("Internal Server Error", 500)
+        if code == 500:
+            app.logger.exception("syncapi %s %s crashed", request.method, request.path)
+            db.session.rollback()
+        names = {404: "not_found", 405: "method_not_allowed", 500: "internal_error"}
+        return jsonify(error=names.get(code, "http_error"), message=getattr(exc, "description", "server error")), code
+
+    for code in (404, 405, 500):
+        app.register_error_handler(code, handler)

@@ -1,0 +1,106 @@
+"""Shared fixtures: an app on a temporary database and storage, a SyncAPI user, a synced camera.
+
+Set SKYFLEET_TEST_DATABASE_URL (e.g. postgresql+psycopg://...) to run the same tests on PostgreSQL;
+script/test does that with a throw-away cluster.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from skyfleet import accounts
+from skyfleet.models import Base
+from skyfleet.web import create_app
+from skyfleet.web.extensions import db
+from tests.helpers import metadata as mdh
+from tests.helpers.wire import EXAMPLE_KEY, EXAMPLE_USER, Sender
+
+PG_URL = os.environ.get("SKYFLEET_TEST_DATABASE_URL")
+
+
+def app_config(tmp_path: Path, **overrides) -> dict:
+    config = {"data_dir": str(tmp_path / "data"), "log_level": "DEBUG"}
+    if PG_URL:
+        config["database_url"] = PG_URL
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            config.setdefault(key, {}).update(value)
+        else:
+            config[key] = value
+    return config
+
+
+def make_app(tmp_path: Path, **overrides):
+    app = create_app(app_config(tmp_path, **overrides))
+    app.config["TESTING"] = True
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def drop_everything(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        Base.metadata.drop_all(db.engine)
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app_factory(tmp_path):
+    made = []
+
+    def factory(**overrides):
+        app = make_app(tmp_path, **overrides)
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        drop_everything(app)
+
+
+@pytest.fixture
+def app(app_factory):
+    return app_factory()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def add_api_user(app, username: str = EXAMPLE_USER, key: str = EXAMPLE_KEY, **flags):
+    with app.app_context():
+        user = accounts.add(db.session, username, "correct horse battery", admin=flags.get("admin", False))
+        accounts.set_api_key(user, key, app.extensions["skyfleet"].keybox)
+        user.is_active = flags.get("active", True)
+        db.session.commit()
+
+
+@pytest.fixture
+def api_user(app):
+    add_api_user(app)
+    return EXAMPLE_USER
+
+
+@pytest.fixture
+def sender(client, api_user):
+    return Sender(client)
+
+
+@pytest.fixture
+def camera(sender):
+    resp = sender.send("PUT", "camera", mdh.camera(), media=b"", media_name="bogus.ext")
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["id"]

@@ -1,0 +1,108 @@
+"""A real skyfleet server: `skyfleet db upgrade`, a SyncAPI user via the CLI, gunicorn on loopback."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    root: Path
+    user: str = "remote-sync"
+    key: str = "5e" * 32
+    workers: int = 2
+    port: int = field(default_factory=free_port)
+    extra_settings: str = ""
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "skyfleet.toml"
+
+    @property
+    def env(self) -> dict:
+        return {"PATH": "/usr/bin:/bin", "SKYFLEET_CONFIG": str(self.config), "LANG": "C.UTF-8"}
+
+    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        res = subprocess.run([str(BIN / "skyfleet"), *args], input=stdin, capture_output=True, text=True,
+                             env=self.env, timeout=120)
+        if res.returncode != 0:
+            raise RuntimeError(f"skyfleet {' '.join(args)} failed: {res.stderr}")
+        return res
+
+    def prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        lines = [f'data_dir = "{self.root / "data"}"', 'log_level = "INFO"']
+        db_url = os.environ.get("SKYFLEET_TEST_DATABASE_URL")
+        if db_url:
+            lines.append(f'database_url = "{db_url}"')
+        self.config.write_text("\n".join(lines) + "\n" + self.extra_settings)
+        self.cli("db", "upgrade")
+        self.cli("user", "add", self.user, "--password-stdin", stdin="live-server-pw\n")
+        self.cli("user", "apikey", self.user, "--stdin", stdin=self.key + "\n")
+
+    def start(self) -> None:
+        log = open(self.root / "gunicorn.log", "ab")
+        self.proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+             "--timeout", "300", "skyfleet.web:create_app()"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.proc = None
+                raise RuntimeError(f"gunicorn exited: {self.log_tail()}")
+            try:
+                if requests.get(self.url + "/", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer within 30 s: {self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return (self.root / "gunicorn.log").read_text(errors="replace")[-n:]
+        except FileNotFoundError:
+            return ""
+
+
+def peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM")
