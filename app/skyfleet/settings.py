@@ -49,6 +49,12 @@ class Settings:
     sqlite_busy_timeout_ms: int = 10000
     syncapi: SyncApiSettings = field(default_factory=SyncApiSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    # Tables owned by the camera-side services ([capture], [processing], [upload]); each service
+    # validates its own table, so the web app does not need to import them.
+    service_tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def table(self, name: str) -> Mapping[str, Any]:
+        return self.service_tables.get(name, {})
 
     @property
     def staging_dir(self) -> Path:
@@ -61,6 +67,7 @@ class Settings:
 
 
 _SECTIONS = {"syncapi": SyncApiSettings, "web": WebSettings}
+SERVICE_TABLES = ("capture", "processing", "upload")
 _TOP_LEVEL = {"data_dir", "database_url", "storage_dir", "secret_key_file", "log_level", "sqlite_busy_timeout_ms"}
 
 
@@ -106,7 +113,7 @@ def _section(name: str, cls: type, raw: Any) -> Any:
 
 def from_mapping(raw: Mapping[str, Any]) -> Settings:
     """Build Settings from a parsed TOML document; unknown keys are errors (typos must not pass)."""
-    unknown = sorted(set(raw) - _TOP_LEVEL - set(_SECTIONS))
+    unknown = sorted(set(raw) - _TOP_LEVEL - set(_SECTIONS) - set(SERVICE_TABLES))
     if unknown:
         raise SettingsError(f"unknown setting {unknown[0]!r}")
     base = Settings(data_dir=default_data_dir())
@@ -116,6 +123,10 @@ def from_mapping(raw: Mapping[str, Any]) -> Settings:
     for name, cls in _SECTIONS.items():
         if name in raw:
             values[name] = _section(name, cls, raw[name])
+    for name in SERVICE_TABLES:
+        if name in raw and not isinstance(raw[name], Mapping):
+            raise SettingsError(f"setting {name!r} must be a table")
+    values["service_tables"] = {name: dict(raw[name]) for name in SERVICE_TABLES if name in raw}
     settings = replace(base, **values)
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"setting 'log_level' must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}")
