@@ -53,8 +53,15 @@ def _read_stdin_line(what: str) -> str:
 @click.argument("username")
 @click.option("--admin", is_flag=True, help="Give the user admin rights.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
-def user_add(username: str, admin: bool, password_stdin: bool) -> None:
+@click.option("--exist-ok", is_flag=True,
+              help="If the user exists, change nothing and print 'unchanged' (for configuration management).")
+def user_add(username: str, admin: bool, password_stdin: bool, exist_ok: bool) -> None:
     """Create a user; the password comes from a prompt or standard input."""
+    if exist_ok and _session().scalar(select(User.id).where(User.username == username)) is not None:
+        if password_stdin:
+            sys.stdin.readline()  # consume it, so a pipe writer never blocks
+        click.echo("unchanged")
+        return
     if password_stdin:
         password = _read_stdin_line("password")
     else:
@@ -146,7 +153,9 @@ def create_cli_app():
 
 
 def register(app) -> None:
+    from .assets_cli import asset_cli
     app.cli.add_command(user_cli)
+    app.cli.add_command(asset_cli)
 
 
 cli_group = FlaskGroup(name="skyfleet", create_app=create_cli_app, add_version_option=False, load_dotenv=False,

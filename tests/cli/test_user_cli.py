@@ -137,3 +137,24 @@ def test_bad_settings_file_names_the_key(tmp_path):
     assert res.returncode == 2
     assert res.stderr.startswith("skyfleet: unknown setting 'syncapi.clock_skew_secondz'")
     assert "Traceback" not in res.stderr
+
+
+def test_add_with_exist_ok_changes_nothing(app, runner):
+    runner.invoke(args=["user", "add", "erin", "--password-stdin"], input="first-password\n")
+    again = runner.invoke(args=["user", "add", "erin", "--password-stdin", "--exist-ok"], input="other-password\n")
+    assert again.exit_code == 0 and again.output.strip() == "unchanged"
+    assert accounts.verify_password(user(app, "erin"), "first-password")
+    fresh = runner.invoke(args=["user", "add", "frank", "--password-stdin", "--exist-ok"], input="password-f\n")
+    assert fresh.exit_code == 0 and "created user frank" in fresh.output
+
+
+def test_asset_latest_prints_the_newest_image(app, runner, sender, camera):
+    import json
+    none = runner.invoke(args=["asset", "latest"])
+    assert none.exit_code == 1 and "no image stored yet" in none.output
+    sender.send("POST", "image", mdh.asset("image", when=mdh.NIGHT_START), b"old" * 10)
+    newer = sender.send("POST", "image", mdh.asset("image", when=mdh.NIGHT_START + 60), b"new" * 10).get_json()
+    out = runner.invoke(args=["asset", "latest", "--kind", "image"])
+    assert out.exit_code == 0, out.output
+    row = json.loads(out.output)
+    assert row["id"] == newer["id"] and row["url"] == newer["url"] and row["utc_offset"] == -18000
