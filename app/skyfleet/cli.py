@@ -154,8 +154,11 @@ def create_cli_app():
 
 def register(app) -> None:
     from .assets_cli import asset_cli
+    from .upload.cli import sync_cli, upload_worker
     app.cli.add_command(user_cli)
     app.cli.add_command(asset_cli)
+    app.cli.add_command(sync_cli)
+    app.cli.add_command(upload_worker)
 
 
 cli_group = FlaskGroup(name="skyfleet", create_app=create_cli_app, add_version_option=False, load_dotenv=False,

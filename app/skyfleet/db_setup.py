@@ -18,3 +18,14 @@ def tune_engine(engine: Engine, busy_timeout_ms: int = 10000) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+
+def session_factory(database_url: str, busy_timeout_ms: int = 10000):
+    """A plain SQLAlchemy session factory (camera-side services run without Flask)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    options = {} if database_url.startswith("sqlite") else {"pool_pre_ping": True}
+    engine = create_engine(database_url, **options)
+    tune_engine(engine, busy_timeout_ms)
+    return sessionmaker(engine, expire_on_commit=False)

@@ -182,6 +182,43 @@ class Asset(Base):
     __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "asset"}
 
 
+class UploadJob(Base):
+    """One asset (or the camera) to deliver to one remote: the camera host's durable outbox.
+
+    Rows are created in the same transaction that records the asset.  Workers claim a job by
+    leasing it; a lease that is not renewed (worker killed) expires and another worker takes over.
+    """
+
+    __tablename__ = "upload_job"
+    __table_args__ = (
+        UniqueConstraint("remote", "action", "camera_id", "asset_id", name="uq_upload_job_target"),
+        Index("ix_upload_job_claim", "remote", "state", "priority", "sort_time"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remote: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # "camera" or "asset"
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id", ondelete="CASCADE"))
+    asset_id: Mapped[Optional[int]] = mapped_column(ForeignKey("asset.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(8), default="POST")
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending, leased, done, parked
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    sort_time: Mapped[dt.datetime] = mapped_column(DateTime)  # newest first within a priority
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    lease_owner: Mapped[Optional[str]] = mapped_column(String(64))
+    lease_expires_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    last_status: Mapped[Optional[int]] = mapped_column(Integer)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    remote_id: Mapped[Optional[int]] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    done_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+
+    asset: Mapped[Optional[Asset]] = relationship()
+    camera: Mapped[Camera] = relationship()
+
+
 def _kind(name: str, doc: str) -> type:
     return type(name, (Asset,), {"__doc__": doc, "__mapper_args__": {"polymorphic_identity": name.lower()}})
 

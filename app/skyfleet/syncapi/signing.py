@@ -26,6 +26,9 @@ HEADER_METADATA_SHA256 = "X-Skyfleet-Metadata-SHA256"
 HEADER_MEDIA_SHA256 = "X-Skyfleet-Media-SHA256"
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# Sent on every SyncAPI answer of a skyfleet server, so clients can switch to skyfleet signatures.
+SERVER_HEADER = "X-Skyfleet-SyncAPI"
+SERVER_VERSION = "1"
 
 
 def v1_bucket(unix_time: float) -> int:

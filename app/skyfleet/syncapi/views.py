@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import OperationalError
 
 from ..web.extensions import db
-from . import cameras, service
+from . import cameras, service, signing
 from . import metadata as md
 from .assets import KINDS
 from .auth import Authenticator
@@ -100,6 +100,12 @@ def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user):
     result = service.store(db.session, ext.storage, kind, meta, camera, staged, user,
                            overwrite=(method == "PUT"))
     return jsonify(service.reply(result.asset))
+
+
+@bp.after_request
+def announce_skyfleet(response):
+    response.headers[signing.SERVER_HEADER] = signing.SERVER_VERSION
+    return response
 
 
 @bp.errorhandler(SyncError)

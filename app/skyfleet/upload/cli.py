@@ -1,0 +1,200 @@
+"""`skyfleet sync ...` and `skyfleet upload-worker`: the camera host's side of the SyncAPI."""
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import sys
+import threading
+import uuid
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import func, select
+
+from ..db_setup import session_factory
+from ..models import Asset, Camera, UploadJob
+from . import client as c
+from . import metadata, queue
+from .config import UploadConfigError, from_table
+from .worker import UploadWorker
+
+sync_cli = AppGroup("sync", help="Upload queue of this camera host: status, retry, resync, check.")
+
+
+def _settings():
+    return current_app.extensions["skyfleet"].settings
+
+
+def _upload_settings():
+    try:
+        upload = from_table(_settings().table("upload"))
+    except UploadConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not upload.remotes:
+        raise click.ClickException("no remote configured: add an [[upload.remotes]] table to the settings file")
+    return upload
+
+
+def _sessions():
+    s = _settings()
+    return session_factory(s.database_url, s.sqlite_busy_timeout_ms)
+
+
+def _remotes(upload, name):
+    return [upload.remote(name)] if name else list(upload.remotes)
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "never"
+
+
+@sync_cli.command("status")
+def sync_status() -> None:
+    """Queue depth per kind, oldest pending, last success and last error, per remote."""
+    upload = _upload_settings()
+    with _sessions()() as session:
+        rows = queue.status(session, [r.name for r in upload.remotes])
+    for st in rows:
+        waiting = sum(st.depth.values())
+        parked = sum(st.parked.values())
+        click.echo(f"remote {st.remote}: {waiting} waiting, {parked} parked, {st.delivered} delivered")
+        for kind in sorted(set(st.depth) | set(st.parked)):
+            click.echo(f"  {kind:<15} waiting {st.depth.get(kind, 0):>6}   parked {st.parked.get(kind, 0):>6}")
+        click.echo(f"  oldest waiting: {_when(st.oldest_pending)}")
+        click.echo(f"  last success:   {_when(st.last_success)}")
+        if st.last_error:
+            click.echo(f"  last error:     {_when(st.last_error_at)}: {st.last_error}")
+
+
+@sync_cli.command("retry")
+@click.option("--remote", help="Only this remote.")
+def sync_retry(remote) -> None:
+    """Put parked jobs back into the queue (after fixing what parked them)."""
+    upload = _upload_settings()
+    if remote:
+        upload.remote(remote)
+    with _sessions()() as session:
+        n = queue.requeue_parked(session, remote)
+    click.echo(f"re-queued {n} parked job(s)")
+
+
+@sync_cli.command("check")
+def sync_check() -> None:
+    """A real round trip to every remote: authentication, then this host's cameras."""
+    upload = _upload_settings()
+    failed = False
+    with _sessions()() as session:
+        cameras = list(session.scalars(select(Camera)))
+        for remote in upload.remotes:
+            cl = c.SyncClient(remote, remote.load_key())
+            try:
+                probe = cl.request("GET", "camera", {"camera_uuid": str(uuid.uuid4())})
+                if probe.outcome != c.NOT_FOUND:  # an unknown camera: proves reachability and the key
+                    raise click.ClickException(f"remote {remote.name} ({remote.url}): {probe.message}")
+                for cam in cameras:
+                    put = cl.request("PUT", "camera", metadata.for_camera(cam))
+                    got = cl.request("GET", "camera", {"camera_uuid": cam.uuid})
+                    if put.outcome != c.OK or got.outcome != c.OK:
+                        raise click.ClickException(f"remote {remote.name}: camera {cam.name}: "
+                                                   f"{put.message or got.message}")
+                click.echo(f"ok {remote.name} {remote.url}: {cl.scheme} signatures, "
+                           f"{len(cameras)} camera(s) synced, clock offset {cl.clock_offset:+.0f} s")
+            except click.ClickException as exc:
+                click.echo(f"FAILED {exc.message}", err=True)
+                failed = True
+            finally:
+                cl.close()
+    if failed:
+        sys.exit(1)
+
+
+@sync_cli.command("resync")
+@click.option("--remote", help="Only this remote.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y%m%d"]), help="Only nights from this date on.")
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeatable), e.g. image, video.")
+@click.option("--overwrite", is_flag=True, help="Replace files that differ on the remote (PUT).")
+def sync_resync(remote, since, kinds, overwrite) -> None:
+    """Ask the remote which local assets it lacks and send exactly those. Safe to interrupt and re-run."""
+    upload = _upload_settings()
+    sessions = _sessions()
+    total_missing = total_failed = 0
+    for target in _remotes(upload, remote):
+        with sessions() as session:
+            query = select(Asset).where(Asset.filename.is_not(None)).order_by(Asset.create_date_utc.desc())
+            if since:
+                query = query.where(Asset.day_date >= since.date())
+            if kinds:
+                query = query.where(Asset.kind.in_(kinds))
+            assets = list(session.scalars(query))
+            cl = c.SyncClient(target, target.load_key())
+            cl.request("GET", "camera", {"camera_uuid": str(uuid.uuid4())})  # learns whether it is skyfleet
+            missing = []
+            with click.progressbar(assets, label=f"checking {target.name}", file=sys.stderr) as bar:
+                for asset in bar:
+                    if _remote_lacks(session, cl, target.name, asset):
+                        missing.append(asset)
+            cl.close()
+            method = "PUT" if overwrite or not cl.skyfleet_server else "POST"
+            for asset in missing:
+                queue.enqueue_asset(session, asset, [target.name], method=method)
+            session.commit()
+            ids = [a.id for a in missing]
+        sent, failed = _drain(upload, sessions, target.name, ids)
+        click.echo(f"{target.name}: checked {len(assets)}, missing {len(ids)}, sent {sent}, "
+                   f"not sent yet {failed} (see `skyfleet sync status`)")
+        total_missing += len(ids)
+        total_failed += failed
+    if total_failed:
+        sys.exit(1)
+
+
+def _remote_lacks(session, cl: c.SyncClient, remote: str, asset: Asset) -> bool:
+    camera = session.get(Camera, asset.camera_id)
+    if cl.skyfleet_server:
+        got = cl.request("GET", asset.kind, metadata.lookup(asset, camera))
+        body = got.body or {}
+        return not (got.outcome == c.OK and body.get("file_size") == asset.file_size)
+    delivered = session.scalar(select(UploadJob.id).where(
+        UploadJob.remote == remote, UploadJob.asset_id == asset.id, UploadJob.state == queue.DONE))
+    return delivered is None
+
+
+def _drain(upload, sessions, remote: str, asset_ids: list) -> tuple:
+    """Deliver the re-queued jobs now, in this process, with a progress bar."""
+    if not asset_ids:
+        return 0, 0
+    worker = UploadWorker(upload, _settings().storage_dir, sessions, name=f"resync-{uuid.uuid4().hex[:8]}")
+    worker.remote_names = [remote]
+    with click.progressbar(length=len(asset_ids), label=f"sending to {remote}", file=sys.stderr) as bar:
+        done_before = 0
+        while worker.run_once():
+            done = _count(sessions, remote, asset_ids, queue.DONE)
+            bar.update(done - done_before)
+            done_before = done
+    sent = _count(sessions, remote, asset_ids, queue.DONE)
+    return sent, len(asset_ids) - sent
+
+
+def _count(sessions, remote, asset_ids, state) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count(UploadJob.id)).where(
+            UploadJob.remote == remote, UploadJob.asset_id.in_(asset_ids), UploadJob.state == state))
+
+
+@click.command("upload-worker")
+@click.option("--worker", "number", default="1", help="Worker name suffix (systemd instance, e.g. %i).")
+@with_appcontext
+def upload_worker(number) -> None:
+    """Run one upload worker until SIGTERM (systemd: skyfleet-upload@N.service)."""
+    upload = _upload_settings()
+    logging.basicConfig(level=_settings().log_level.upper(), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = UploadWorker(upload, _settings().storage_dir, _sessions(),
+                          name=f"{socket.gethostname()}-{number}", stop=stop)
+    worker.run()
+

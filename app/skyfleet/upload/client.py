@@ -1,0 +1,138 @@
+"""SyncAPI v1 client: speaks to a skyfleet remote and to an unmodified indi-allsky remote.
+
+Every answer is classified into an Outcome the queue acts on.  indi-allsky answers 400 for nearly
+everything, so its JSON body ("file_exists", "camera not found", "authentication failed") decides;
+a skyfleet remote says what it is with the X-Skyfleet-SyncAPI header and uses precise statuses.
+"""
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+from urllib.parse import urlparse
+
+import requests
+
+from ..syncapi.signing import EMPTY_SHA256, SERVER_HEADER
+from . import wire
+from .config import RemoteConfig
+
+log = logging.getLogger(__name__)
+
+OK, EXISTS, CAMERA_MISSING, NOT_FOUND, PERMANENT, TRANSIENT = (
+    "ok", "exists", "camera_missing", "not_found", "permanent", "transient")
+
+
+@dataclass
+class Reply:
+    outcome: str
+    status: Optional[int] = None
+    body: Optional[dict] = None
+    message: str = ""
+
+    @property
+    def remote_id(self) -> Optional[int]:
+        return (self.body or {}).get("id")
+
+
+class SyncClient:
+    def __init__(self, remote: RemoteConfig, api_key: str, *, clock: Callable[[], float] = time.time,
+                 session: Optional[requests.Session] = None):
+        self.remote = remote
+        self.api_key = api_key
+        self.clock = clock
+        self.session = session or requests.Session()
+        self.base_path = urlparse(remote.url).path
+        self.skyfleet_server = remote.protocol == "skyfleet"
+        self.clock_offset = 0.0  # the remote's clock minus ours, learnt from its Date header
+
+    def close(self) -> None:
+        self.session.close()
+
+    @property
+    def scheme(self) -> str:
+        return "skyfleet" if self.skyfleet_server and self.remote.protocol != "indi-allsky" else "v1"
+
+    def now(self) -> float:
+        return self.clock() + self.clock_offset
+
+    def request(self, method: str, segment: str, meta: dict, media_path: Optional[Path] = None,
+                media_name: str = "bogus.ext") -> Reply:
+        meta = dict(meta)
+        size = media_path.stat().st_size if media_path is not None else 0
+        meta["file_size"] = size  # last, as indi-allsky's client adds it just before signing
+        raw = json.dumps(meta).encode()
+        body = wire.MultipartBody(raw, media_path, media_name)
+        path = f"{self.base_path}/sync/v1/{segment}"
+        if self.scheme == "skyfleet":
+            digest = wire.sha256_file(media_path) if media_path is not None else EMPTY_SHA256
+            headers = wire.skyfleet_headers(self.remote.username, self.api_key, method, path, raw, digest, self.now())
+        else:
+            headers = wire.v1_headers(self.remote.username, self.api_key, raw, self.now(), size)
+        headers.update({"Content-Type": body.content_type, "Connection": "close"})
+        sent_at = time.time()
+        try:
+            resp = self.session.request(
+                method, self.remote.url + f"/sync/v1/{segment}", data=body, headers=headers,
+                verify=self.remote.tls_verify, allow_redirects=False,
+                timeout=(self.remote.connect_timeout, self.remote.read_timeout))
+        except requests.exceptions.SSLError as exc:
+            return Reply(PERMANENT, message=f"TLS verification of {self.remote.url} failed ({exc}); set ca_file "
+                                            "to the remote's certificate")
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return Reply(TRANSIENT, message=f"{self.remote.url} unreachable: {type(exc).__name__}: {exc}")
+        except wire.MediaChanged as exc:
+            return Reply(TRANSIENT, message=str(exc))
+        self._learn_server(resp, sent_at)
+        return self._classify(resp)
+
+    def _learn_server(self, resp: requests.Response, sent_at: float) -> None:
+        if resp.headers.get(SERVER_HEADER) and self.remote.protocol == "auto" and not self.skyfleet_server:
+            log.info("%s is a skyfleet remote: using skyfleet signatures", self.remote.url)
+            self.skyfleet_server = True
+        date = resp.headers.get("Date")
+        if date:
+            try:
+                server_time = email.utils.parsedate_to_datetime(date).timestamp()
+            except (TypeError, ValueError):
+                return
+            local = (sent_at + time.time()) / 2
+            offset = server_time - local
+            # Date has 1 s resolution: only correct a real difference, never chase the rounding.
+            self.clock_offset = offset if abs(offset) > 2 else 0.0
+
+    def _classify(self, resp: requests.Response) -> Reply:
+        status = resp.status_code
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = None
+        error = (body or {}).get("error", "")
+        text = (body or {}).get("message") or error or resp.text[:200].strip()
+        message = f"HTTP {status} {error}: {text}".strip() if status != 200 else ""
+        if status == 200 and body is not None:
+            return Reply(OK, status, body)
+        if error == "file_exists":
+            return Reply(EXISTS, status, body, message)
+        if error == "camera not found":
+            return Reply(CAMERA_MISSING, status, body, message)
+        if error in ("file_missing", "camera_missing"):
+            return Reply(NOT_FOUND, status, body, message)
+        if status in (429, 502, 503, 504, 507) or error in ("clock_skew", "replayed", "database_busy"):
+            return Reply(TRANSIENT, status, body, message)
+        if status >= 500:
+            return Reply(TRANSIENT, status, body, message or f"HTTP {status}")
+        if error == "authentication failed" or status in (401, 403):
+            hint = ("" if self.scheme == "skyfleet" else
+                    " (wrong user or key, or the clocks differ by more than 5 minutes)")
+            return Reply(PERMANENT, status, body, (message or f"HTTP {status}") + hint)
+        if status in (301, 302, 303, 307, 308):
+            return Reply(PERMANENT, status, body, f"HTTP {status} redirect to {resp.headers.get('Location')}: "
+                                                  "use the final https:// URL in upload.remotes.url")
+        return Reply(PERMANENT, status, body, message or f"HTTP {status}")

@@ -1,0 +1,158 @@
+"""An upload worker: claims jobs from the outbox and delivers them, one at a time, until stopped.
+
+Several workers (processes) may run side by side; each renews the lease of its job while the upload
+runs, so a long video is never taken over, and a killed worker's job is retried after its lease.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from pathlib import Path
+from typing import Callable, Optional
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..models import Asset, Camera, UploadJob
+from . import client as c
+from . import metadata, queue
+from .config import RemoteConfig, UploadSettings
+
+log = logging.getLogger(__name__)
+
+
+class UploadWorker:
+    def __init__(self, upload: UploadSettings, storage_dir: Path, sessions: sessionmaker, name: str = "",
+                 stop: Optional[threading.Event] = None,
+                 client_factory: Callable[[RemoteConfig], c.SyncClient] = None):
+        self.upload = upload
+        self.storage_dir = Path(storage_dir)
+        self.sessions = sessions
+        self.name = name or f"{socket.gethostname()}-{id(self):x}"
+        self.stop = stop or threading.Event()
+        self.client_factory = client_factory or (lambda r: c.SyncClient(r, r.load_key()))
+        self.clients: dict = {}
+        self.synced_cameras: set = set()
+        self.remote_names = [r.name for r in upload.remotes]
+
+    def client(self, remote: str) -> c.SyncClient:
+        if remote not in self.clients:
+            self.clients[remote] = self.client_factory(self.upload.remote(remote))
+        return self.clients[remote]
+
+    def run(self) -> None:
+        log.info("upload worker %s started for %s", self.name, ", ".join(self.remote_names) or "no remotes")
+        while not self.stop.is_set():
+            if not self.run_once():
+                self.stop.wait(self.upload.idle_poll_seconds)
+        for cl in self.clients.values():
+            cl.close()
+        log.info("upload worker %s stopped", self.name)
+
+    def run_once(self) -> bool:
+        """Claim and handle one job; False when there was nothing to do."""
+        with self.sessions() as session:
+            job = queue.claim(session, self.remote_names, self.name, self.upload.lease_seconds)
+            if job is None:
+                return False
+            beat = _Heartbeat(self.sessions, job, self.name, self.upload.lease_seconds)
+            beat.start()
+            try:
+                self.handle(session, job)
+            except Exception as exc:  # a bug must not lose the job: retry it later, keep the worker alive
+                log.exception("job %s failed unexpectedly", job.id)
+                session.rollback()
+                queue.retry_later(session, job, self.name, f"internal error: {exc}", None,
+                                  queue.backoff(job.attempts, self.upload.retry_base_seconds,
+                                                self.upload.retry_max_seconds))
+            finally:
+                beat.stop()
+        return True
+
+    def handle(self, session: Session, job: UploadJob) -> None:
+        camera = session.get(Camera, job.camera_id)
+        if job.action == queue.ACTION_CAMERA:
+            reply = self.sync_camera(job.remote, camera)
+            self.settle(session, job, reply)
+            return
+        asset = session.get(Asset, job.asset_id)
+        path = self.storage_dir / asset.filename if asset.filename else None
+        if path is not None and not path.is_file():
+            queue.park(session, job, self.name, f"local file is missing: {path}", None)
+            return
+        if (job.remote, camera.id) not in self.synced_cameras:
+            reply = self.sync_camera(job.remote, camera)
+            if reply.outcome != c.OK:
+                self.settle(session, job, reply)
+                return
+        meta = metadata.for_asset(asset, camera)
+        name = path.name if path is not None else f"{asset.kind}.bin"
+        reply = self.client(job.remote).request(job.method, asset.kind, meta, path, name)
+        if reply.outcome == c.CAMERA_MISSING:  # the remote lost or never had the camera: register, retry once
+            self.synced_cameras.discard((job.remote, camera.id))
+            synced = self.sync_camera(job.remote, camera)
+            reply = (self.client(job.remote).request(job.method, asset.kind, meta, path, name)
+                     if synced.outcome == c.OK else synced)
+        if reply.outcome == c.EXISTS:
+            reply = self.verify_existing(job.remote, asset, camera, reply)
+        self.settle(session, job, reply)
+
+    def sync_camera(self, remote: str, camera: Camera) -> c.Reply:
+        reply = self.client(remote).request("PUT", "camera", metadata.for_camera(camera))
+        if reply.outcome == c.OK:
+            self.synced_cameras.add((remote, camera.id))
+        return reply
+
+    def verify_existing(self, remote: str, asset: Asset, camera: Camera, reply: c.Reply) -> c.Reply:
+        """POST found the asset already there: delivered if it is the same file."""
+        cl = self.client(remote)
+        if not cl.skyfleet_server:
+            # indi-allsky can only look assets up by its own row id: the earlier delivery stands.
+            return c.Reply(c.OK, reply.status, {"id": None}, "already on the remote (not verifiable there)")
+        found = cl.request("GET", asset.kind, metadata.lookup(asset, camera))
+        body = found.body or {}
+        if found.outcome == c.OK and body.get("file_size") == asset.file_size and (
+                not asset.sha256 or body.get("sha256") in (None, asset.sha256)):
+            return c.Reply(c.OK, 200, body, "already on the remote, same size and digest")
+        if found.outcome != c.OK:
+            return found
+        return c.Reply(c.PERMANENT, reply.status, reply.body,
+                       f"the remote has a different file for this {asset.kind} (id {body.get('id')}, "
+                       f"{body.get('file_size')} bytes vs {asset.file_size}); `skyfleet sync resync --overwrite` "
+                       "replaces it")
+
+    def settle(self, session: Session, job: UploadJob, reply: c.Reply) -> None:
+        if reply.outcome == c.OK:
+            queue.complete(session, job, self.name, reply.remote_id, reply.message)
+            log.info("delivered job %s (%s) to %s", job.id, job.action, job.remote)
+        elif reply.outcome in (c.TRANSIENT, c.CAMERA_MISSING):
+            delay = queue.backoff(job.attempts, self.upload.retry_base_seconds, self.upload.retry_max_seconds)
+            queue.retry_later(session, job, self.name, reply.message, reply.status, delay)
+            log.warning("job %s to %s: %s; retry in %.0f s", job.id, job.remote, reply.message, delay)
+        else:
+            queue.park(session, job, self.name, reply.message, reply.status)
+            log.error("job %s to %s parked: %s", job.id, job.remote, reply.message)
+
+
+class _Heartbeat:
+    """Renews a job's lease every third of the lease while the upload runs."""
+
+    def __init__(self, sessions: sessionmaker, job: UploadJob, owner: str, lease_seconds: float):
+        self.sessions, self.job, self.owner, self.lease = sessions, job, owner, lease_seconds
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.done.wait(self.lease / 3):
+            try:
+                with self.sessions() as session:
+                    queue.renew(session, self.job, self.owner, self.lease)
+            except Exception:  # the next beat tries again; at worst the lease expires and a peer retries
+                log.exception("renewing the lease of job %s failed", self.job.id)
