@@ -61,6 +61,12 @@ class CameraHost:
             meta = mdh.asset(kind, camera_uuid=self.camera.uuid, **meta_overrides)
             return record_asset(s, self.storage, camera, kind, meta, src, ["remote"])
 
+    def add_file(self, kind: str, path: Path, **meta_overrides) -> Asset:
+        """Record a copy of an existing file (the original stays where it is)."""
+        with self.sessions() as s:
+            meta = mdh.asset(kind, camera_uuid=self.camera.uuid, **meta_overrides)
+            return record_asset(s, self.storage, s.merge(self.camera), kind, meta, path, ["remote"], move=False)
+
     def add_sized(self, kind: str, size: int, when: int) -> Asset:
         src = self.root / f"big-{when}{mdh.EXTENSION[kind]}"
         with open(src, "wb") as fh:
