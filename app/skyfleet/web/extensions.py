@@ -4,5 +4,6 @@ from flask_sqlalchemy import SQLAlchemy
 
 from ..models import Base
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit (a request answers from what it just wrote, without re-reading it).
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
