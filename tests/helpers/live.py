@@ -1,6 +1,7 @@
 """A real skyfleet server: `skyfleet db upgrade`, a SyncAPI user via the CLI, gunicorn on loopback."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -99,6 +100,23 @@ class LiveServer:
             return (self.root / "gunicorn.log").read_text(errors="replace")[-n:]
         except FileNotFoundError:
             return ""
+
+
+@contextlib.contextmanager
+def running_server(root: Path, **kw):
+    """A prepared, started LiveServer; stopped (and its PostgreSQL tables dropped) afterwards."""
+    srv = LiveServer(root, **kw)
+    srv.prepare()
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        db_url = os.environ.get("SKYFLEET_TEST_DATABASE_URL")
+        if db_url:
+            from skyfleet.web import create_app
+            from tests.conftest import drop_everything
+            drop_everything(create_app({"data_dir": str(root / "data"), "database_url": db_url}))
 
 
 def peak_rss_kib(pid: int) -> int:

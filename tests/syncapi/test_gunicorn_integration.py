@@ -6,9 +6,8 @@ import subprocess
 import pytest
 import requests
 
-from tests.conftest import PG_URL
 from tests.helpers import metadata as mdh
-from tests.helpers.live import LiveServer, peak_rss_kib
+from tests.helpers.live import peak_rss_kib, running_server
 from tests.helpers.wire import dumps, multipart, multipart_envelope, sized, v1_headers, v2_headers
 
 pytestmark = pytest.mark.slow
@@ -31,15 +30,8 @@ def media_files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = LiveServer(tmp_path_factory.mktemp("live"))
-    srv.prepare()
-    srv.start()
-    yield srv
-    srv.stop()
-    if PG_URL:
-        from skyfleet.web import create_app
-        from tests.conftest import drop_everything
-        drop_everything(create_app({"data_dir": str(srv.root / "data"), "database_url": PG_URL}))
+    with running_server(tmp_path_factory.mktemp("live")) as srv:
+        yield srv
 
 
 def upload(server, method, segment, meta, media: bytes, name, scheme="v1"):

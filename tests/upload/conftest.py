@@ -16,9 +16,8 @@ from skyfleet.models import Asset, UploadJob
 from skyfleet.upload.config import from_table
 from skyfleet.upload.worker import UploadWorker
 from skyfleet.web import create_app
-from tests.conftest import PG_URL, drop_everything
 from tests.helpers import metadata as mdh
-from tests.helpers.live import LiveServer
+from tests.helpers.live import LiveServer, running_server
 
 
 @dataclass
@@ -140,13 +139,8 @@ def remote_assets(remote: LiveServer) -> list:
 
 @pytest.fixture
 def remote(tmp_path):
-    srv = LiveServer(tmp_path / "remote")
-    srv.prepare()
-    srv.start()
-    yield srv
-    srv.stop()
-    if PG_URL:
-        drop_everything(create_app({"data_dir": str(srv.root / "data"), "database_url": PG_URL}))
+    with running_server(tmp_path / "remote") as srv:
+        yield srv
 
 
 @pytest.fixture
