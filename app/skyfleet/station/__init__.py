@@ -1,0 +1,1 @@
+"""The camera host's pipeline: captured frame -> processed image -> local asset -> upload queue."""

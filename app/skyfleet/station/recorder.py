@@ -1,0 +1,98 @@
+"""Turning each captured frame into a finished, recorded and queued sky image.
+
+process -> thumbnail and image (optionally the FITS) recorded in the local database with their upload
+jobs -> when a night ends, its keogram, star trail and timelapse are built in the background.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from sqlalchemy.orm import sessionmaker
+
+from ..imaging.pipeline import ProcessingSettings, process_frame
+from ..local_assets import local_camera, record_asset
+from ..syncapi.storage import Storage
+from .observing import day_date, local_time
+
+log = logging.getLogger(__name__)
+
+
+class FrameRecorder:
+    """The capture loop's on_frame: one call per frame, from the capture thread."""
+
+    def __init__(self, sessions: sessionmaker, storage: Storage, camera_name: str, remotes: Sequence[str],
+                 processing: ProcessingSettings, *, camera_fields: Optional[dict] = None,
+                 on_night_end: Optional[Callable[[dt.date], None]] = None, tz: Optional[dt.tzinfo] = None):
+        self.sessions = sessions
+        self.storage = storage
+        self.remotes = list(remotes)
+        self.processing = processing
+        self.on_night_end = on_night_end
+        self.tz = tz
+        self.camera_name = camera_name
+        _, offset = local_time(dt.datetime.now(dt.timezone.utc), tz)
+        with sessions() as session:
+            self.camera = local_camera(session, camera_name, self.remotes, utc_offset=offset,
+                                       **(camera_fields or {}))
+        self._night_of: Optional[dt.date] = None
+
+    def __call__(self, frame, context) -> None:
+        received = frame.received_at if frame.received_at.tzinfo else frame.received_at.replace(tzinfo=dt.timezone.utc)
+        started = received - dt.timedelta(seconds=frame.exposure)
+        local, offset = local_time(started, self.tz)
+        night_day = day_date(local, context.night)
+        self._watch_night(context.night, night_day)
+        work = self.storage.staging / f"frame-{uuid.uuid4().hex}"
+        try:
+            processed = process_frame(
+                frame.fits_bytes, self.processing, when_local=local,
+                meta={"title": self.camera_name, "exposure": frame.exposure, "gain": frame.gain,
+                      "temperature": frame.temperature},
+                out_dir=str(work), basename=local.strftime("%Y%m%d_%H%M%S"))
+            self._record(frame, context, processed, started, offset, night_day)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _record(self, frame, context, processed, started: dt.datetime, offset: int, night_day: dt.date) -> None:
+        common = {"createDate": int(started.timestamp()), "dayDate": night_day.strftime("%Y%m%d"), "utc_offset": offset,
+                  "night": bool(context.night), "camera_uuid": self.camera.uuid}
+        thumb_uuid = str(uuid.uuid4()) if processed.thumb_path else None
+        image_meta = dict(
+            common, type=2, exposure=frame.exposure, exp_elapsed=frame.exp_to_blob, gain=frame.gain or 0.0,
+            binmode=frame.binning, temp=frame.temperature, calibrated=bool(processed.dark_path),
+            adu=context.measured_adu if context.measured_adu is not None else processed.adu, adu_roi=False,
+            stable=context.stable, moonmode=context.moon_alt > 0, moonphase=round(context.moon_phase, 1),
+            sqm=0.0, stars=0, detections=0, process_elapsed=round(processed.process_elapsed, 3),
+            width=processed.width, height=processed.height,
+            data={"sun_alt": round(context.sun_alt, 2), "moon_alt": round(context.moon_alt, 2),
+                  "target_adu": context.target_adu, "bayer": processed.bayer_pattern})
+        with self.sessions() as session:
+            camera = session.merge(self.camera)
+            if thumb_uuid:
+                record_asset(session, self.storage, camera, "thumbnail",
+                             dict(common, type=15, uuid=thumb_uuid, origin=2, width=self.processing.thumb_width,
+                                  height=round(processed.height * self.processing.thumb_width / processed.width)),
+                             Path(processed.thumb_path), self.remotes)
+                image_meta["thumbnail_uuid"] = thumb_uuid
+            image = record_asset(session, self.storage, camera, "image", image_meta, Path(processed.jpeg_path),
+                                 self.remotes)
+            if processed.fits_path:
+                record_asset(session, self.storage, camera, "fitsimage", dict(image_meta, type=8),
+                             Path(processed.fits_path), self.remotes)
+        log.info("recorded image %s (%s, exposure %gs, ADU %.0f)", image.filename,
+                 "night" if context.night else "day", frame.exposure, image_meta["adu"])
+
+    def _watch_night(self, night: bool, night_day: dt.date) -> None:
+        """A day frame after night frames ends that night: build its products."""
+        if night:
+            self._night_of = night_day
+            return
+        if self._night_of is not None and self.on_night_end is not None:
+            ended, self._night_of = self._night_of, None
+            threading.Thread(target=self.on_night_end, args=(ended,), name=f"night-{ended}", daemon=True).start()

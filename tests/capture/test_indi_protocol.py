@@ -1,0 +1,569 @@
+"""indi_protocol (and IndiCamera) against a tiny fake INDI server on 127.0.0.1 (no indiserver needed)."""
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import socket
+import threading
+import time
+import xml.etree.ElementTree as ET
+import zlib
+from typing import Callable, Dict, List, Optional
+
+import pytest
+
+from skyfleet.capture.indi_client import CameraError, IndiCamera
+from skyfleet.capture.indi_protocol import (
+    CameraDisconnected,
+    CameraTimeout,
+    ExposureCancelled,
+    IndiClient,
+    format_number,
+    parse_number,
+)
+
+from .indi_sim import free_port
+
+DEV = "Fake CCD"
+
+
+class FakeIndiServer:
+    """Accepts one client; records (and optionally answers) its commands; sends whatever the test says."""
+
+    def __init__(self, responder: Optional[Callable[[FakeIndiServer, ET.Element], None]] = None) -> None:
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.listener.settimeout(10)
+        self.port = self.listener.getsockname()[1]
+        self.responder = responder
+        self.conn: Optional[socket.socket] = None
+        self.raw = bytearray()
+        self.commands: List[ET.Element] = []
+        self.client_closed = threading.Event()
+        self._cond = threading.Condition()
+        self._send_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, name=f"fake-indi-{self.port}", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._cond:
+            self.conn = conn
+            self._cond.notify_all()
+        parser = ET.XMLPullParser(events=("start", "end"))
+        parser.feed(b"<stream>")
+        depth = 0
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                parser.feed(data)
+                with self._cond:
+                    self.raw += data
+                for event, elem in parser.read_events():
+                    depth += 1 if event == "start" else -1
+                    if event == "end" and depth == 1:
+                        with self._cond:
+                            self.commands.append(elem)
+                            self._cond.notify_all()
+                        if self.responder is not None:
+                            self.responder(self, elem)
+        except OSError:
+            pass
+        finally:
+            self.client_closed.set()
+
+    def wait_client(self, timeout: float = 5.0) -> socket.socket:
+        with self._cond:
+            assert self._cond.wait_for(lambda: self.conn is not None, timeout), "no client connected"
+            return self.conn
+
+    def send(self, data, chunk: Optional[int] = None, pause: float = 0.0) -> None:
+        conn = self.wait_client()
+        data = data.encode() if isinstance(data, str) else data
+        step = chunk or len(data) or 1
+        with self._send_lock:
+            for i in range(0, len(data), step):
+                conn.sendall(data[i:i + step])
+                if pause:
+                    time.sleep(pause)
+
+    def wait_command(self, tag: str, name: Optional[str] = None, timeout: float = 5.0, n: int = 1) -> ET.Element:
+        def found() -> List[ET.Element]:
+            return [c for c in self.commands if c.tag == tag and (name is None or c.get("name") == name)]
+
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(found()) >= n, timeout), \
+                f"no <{tag} name={name}> from the client; got {[(c.tag, c.get('name')) for c in self.commands]}"
+            return found()[n - 1]
+
+    def close_client(self) -> None:
+        conn = self.wait_client()
+        conn.shutdown(socket.SHUT_RDWR)
+        conn.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except OSError:
+                pass
+        self._thread.join(5)
+
+
+@pytest.fixture
+def server():
+    srv = FakeIndiServer()
+    yield srv
+    srv.close()
+
+
+def vector_xml(tag: str, name: str, elements: Dict[str, object], device: str = DEV, state: str = "Idle",
+               attrs: Optional[Dict[str, Dict[str, str]]] = None, **vector_attrs: str) -> bytes:
+    """A def*/set* vector the way indiserver writes it (values on their own indented lines)."""
+    kind = tag[3:-6]
+    vec = ET.Element(tag, {"device": device, "name": name, "state": state, **vector_attrs})
+    for element, value in elements.items():
+        child = ET.SubElement(vec, ("def" if tag.startswith("def") else "one") + kind,
+                              {"name": element, **(attrs or {}).get(element, {})})
+        child.text = f"\n{value}\n    "
+    return ET.tostring(vec) + b"\n"
+
+
+def blob_xml(data: bytes, fmt: str = ".fits", device: str = DEV, name: str = "CCD1", line: int = 0,
+             size: Optional[int] = None, state: str = "Ok") -> bytes:
+    text = base64.b64encode(data).decode()
+    if line:
+        text = "\n".join(text[i:i + line] for i in range(0, len(text), line))
+    vec = ET.Element("setBLOBVector", {"device": device, "name": name, "state": state})
+    one = ET.SubElement(vec, "oneBLOB", {"name": name, "size": str(len(data) if size is None else size),
+                                         "format": fmt, "enclen": str(len(text))})
+    one.text = f"\n{text}\n    "
+    return ET.tostring(vec) + b"\n"
+
+
+def connected_client(server: FakeIndiServer, **kw) -> IndiClient:
+    client = IndiClient("127.0.0.1", server.port, **kw).connect()
+    server.wait_client()
+    return client
+
+
+# --------------------------------------------------------------------------- parsing
+def test_parses_vectors_updates_deletes_and_messages_from_a_chunked_stream(server, caplog):
+    client = connected_client(server)
+    try:
+        hello = server.wait_command("getProperties")
+        assert hello.get("version") == "1.7" and hello.get("device") is None
+        stream = b"".join([
+            vector_xml("defSwitchVector", "CONNECTION", {"CONNECT": "Off", "DISCONNECT": "On"}, rule="OneOfMany",
+                       perm="rw", label="Connection", group="Main Control", timeout="60"),
+            vector_xml("defNumberVector", "CCD_GAIN", {"GAIN": "90"}, perm="rw",
+                       attrs={"GAIN": {"min": "0", "max": "100", "step": "10", "format": "%.f"}}),
+            vector_xml("defNumberVector", "COORD", {"RA": "6:30:00", "DEC": "-12:30:36"}, perm="rw"),
+            b'<defTextVector device="Fake CCD" name="NOTES" state="Idle" perm="rw">\n    <defText name="TEXT">'
+            b'\na &lt; b &amp; &quot;c&quot; &#233;t\xc3\xa9\n    </defText>\n</defTextVector>\n',
+            vector_xml("defLightVector", "STATUS", {"READY": "Ok", "FAULT": "Alert"}),
+            vector_xml("defBLOBVector", "CCD1", {"CCD1": ""}, perm="ro"),
+            b'<message device="Fake CCD" timestamp="2026-01-01T00:00:00" message="[INFO] hello &amp; welcome"/>\n',
+            vector_xml("setNumberVector", "CCD_GAIN", {"GAIN": "42"}, state="Busy"),
+            vector_xml("setNumberVector", "CCD_GAIN", {"GAIN": "50"}, state="Ok", message="gain set",
+                       attrs={"GAIN": {"min": "0", "max": "200"}}),
+            vector_xml("setSwitchVector", "CONNECTION", {"CONNECT": "On", "DISCONNECT": "Off"}, state="Ok"),
+            vector_xml("setNumberVector", "NOT_DEFINED", {"X": "1"}, state="Ok"),
+            b'<delProperty device="Fake CCD" name="STATUS"/>\n',
+            vector_xml("defTextVector", "INFO", {"NAME": "other"}, device="Other Device"),
+        ])
+        server.send(stream, chunk=5)  # every tag and attribute is split across reads
+        vec = client.wait_state(DEV, "CONNECTION", 5, check=lambda v: v.get("CONNECT") == "On")
+        assert vec.kind == "Switch" and vec.rule == "OneOfMany" and vec.state == "Ok" and vec.on() == ["CONNECT"]
+        assert vec.label == "Connection" and vec.group == "Main Control" and vec.timeout == 60
+        client.wait_for(lambda: client.vector(DEV, "STATUS") is None and "Other Device" in client.devices(),
+                        "the last elements", 5)
+        gain = client.vector(DEV, "CCD_GAIN")
+        assert gain.state == "Ok" and gain["GAIN"] == "50" and gain.number("GAIN") == 50.0
+        assert gain.message == "gain set"
+        assert (gain.elements["GAIN"].min, gain.elements["GAIN"].max, gain.elements["GAIN"].step) == (0, 200, 10)
+        coord = client.vector(DEV, "COORD")
+        assert coord.number("RA") == 6.5 and coord.number("DEC") == pytest.approx(-12.51)
+        assert client.value(DEV, "NOTES", "TEXT") == 'a < b & "c" \u00e9t\u00e9'
+        assert client.vector(DEV, "CCD1").kind == "BLOB"
+        assert client.vector(DEV, "NOT_DEFINED") is None
+        assert client.devices() == ["Fake CCD", "Other Device"]
+        assert client.value("Other Device", "INFO", "NAME") == "other"
+        server.send(b'<delProperty device="Other Device"/>\n')
+        client.wait_for(lambda: client.devices() == [DEV], "Other Device to be deleted", 5)
+        assert client.connected
+    finally:
+        client.close()
+
+
+def test_light_vector_values_are_states(server):
+    client = connected_client(server)
+    try:
+        server.send(vector_xml("defLightVector", "STATUS", {"READY": "Ok", "FAULT": "Alert"}))
+        vec = client.wait_defined(DEV, "STATUS", 5)
+        assert vec.kind == "Light" and vec.values == {"READY": "Ok", "FAULT": "Alert"}
+    finally:
+        client.close()
+
+
+def test_blob_split_across_many_small_chunks_is_decoded_then_eof_is_seen(server):
+    data = os.urandom(150_000) + bytes(range(256)) * 4  # every byte value
+    client = connected_client(server)
+    try:
+        server.send(vector_xml("defBLOBVector", "CCD1", {"CCD1": ""}))
+        client.wait_defined(DEV, "CCD1", 5)
+        payload = blob_xml(data, line=76)  # line breaks inside the base64, like some servers send
+        server.send(payload[:50], chunk=1)  # the opening tags byte by byte
+        server.send(payload[50:], chunk=1021, pause=0.0005)  # ~200 reads; groups of 4 cross the boundaries
+        server.close_client()  # EOF right behind the BLOB
+        blob = client.wait_blob(10, DEV, "CCD1")
+        assert blob.data == data and len(blob) == len(data)
+        assert blob.format == ".fits" and blob.size == len(data) and blob.name == "CCD1" and blob.state == "Ok"
+        assert blob.timestamp.tzinfo is not None
+        assert client.vector(DEV, "CCD1").elements["CCD1"].size == len(data)
+        client.wait_for(lambda: not client.connected, "the EOF", 2)
+        with pytest.raises(CameraDisconnected, match="EOF"):
+            client.wait_blob(5)
+    finally:
+        client.close()
+
+
+def test_compressed_and_bad_blobs(server, caplog):
+    data = b"SIMPLE  =                    T" + bytes(5000)
+    client = connected_client(server)
+    try:
+        server.send(blob_xml(zlib.compress(data), fmt=".fits.z", size=len(data)))
+        blob = client.wait_blob(5)
+        assert blob.format == ".fits" and blob.data == data
+        with caplog.at_level(logging.WARNING, logger="skyfleet.capture.indi_protocol"):
+            server.send(blob_xml(b"", name="CCD1"))  # empty: a driver clearing the BLOB, not a frame
+            server.send(blob_xml(b"abc", size=10))  # declared size wrong: delivered, with a warning
+            blob = client.wait_blob(5)
+        assert blob.data == b"abc"
+        assert "declared 10" in caplog.text
+        assert client.take_blob() is None
+    finally:
+        client.close()
+
+
+def test_blob_queue_is_bounded(server, caplog):
+    client = connected_client(server, max_blobs=2)
+    try:
+        for i in range(4):
+            server.send(blob_xml(bytes([i]) * 10))
+        server.send(vector_xml("defTextVector", "MARK", {"T": "x"}))
+        client.wait_defined(DEV, "MARK", 5)
+        assert [client.take_blob().data[0] for _ in range(2)] == [2, 3]
+        assert client.take_blob() is None and client.dropped_blobs == 2
+        assert "BLOB queue full" in caplog.text
+    finally:
+        client.close()
+
+
+# --------------------------------------------------------------------------- waits
+def test_wait_state_follows_busy_to_ok_and_reports_alert_and_timeout(server):
+    def driver(srv: FakeIndiServer, elem: ET.Element) -> None:
+        if elem.tag == "newNumberVector" and elem.get("name") == "CCD_TEMPERATURE":
+            value = elem.find("oneNumber").text
+            srv.send(vector_xml("setNumberVector", "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": "20"}, state="Busy"))
+            time.sleep(0.5)
+            if float(value) < -50:
+                srv.send(vector_xml("setNumberVector", "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": "20"},
+                                    state="Alert", message="[ERROR] too cold"))
+            else:
+                srv.send(vector_xml("setNumberVector", "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": value},
+                                    state="Ok"))
+
+    server.responder = driver
+    client = connected_client(server)
+    try:
+        server.send(vector_xml("defNumberVector", "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": "20"}, state="Alert"))
+        client.wait_defined(DEV, "CCD_TEMPERATURE", 5)
+        started = time.monotonic()
+        since = client.send_number(DEV, "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": -10})
+        # the Alert from before the command does not count; Busy is waited out
+        vec = client.wait_state(DEV, "CCD_TEMPERATURE", 5, since=since,
+                                check=lambda v: v.number("CCD_TEMPERATURE_VALUE") == -10)
+        assert vec.state == "Ok" and 0.45 < time.monotonic() - started < 3
+        since = client.send_number(DEV, "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": -80})
+        with pytest.raises(CameraError, match=r"CCD_TEMPERATURE went to Alert.*too cold"):
+            client.wait_state(DEV, "CCD_TEMPERATURE", 5, since=since)
+        since = client.send_number(DEV, "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": -5})
+        with pytest.raises(CameraTimeout, match=r"timed out after 0\.2s waiting for .*CCD_TEMPERATURE.*now Busy"):
+            client.wait_state(DEV, "CCD_TEMPERATURE", 0.2, since=since)
+        with pytest.raises(CameraTimeout, match=r"timed out after 0\.2s waiting for Fake CCD\.NOPE to be defined"):
+            client.wait_defined(DEV, "NOPE", 0.2)
+        with pytest.raises(CameraTimeout, match=r"waiting for a BLOB from Fake CCD\.CCD1"):
+            client.wait_blob(0.2, DEV, "CCD1")
+        cancel = threading.Event()
+        threading.Timer(0.2, cancel.set).start()
+        started = time.monotonic()
+        with pytest.raises(ExposureCancelled, match="cancelled while waiting for Fake CCD.NOPE"):
+            client.wait_defined(DEV, "NOPE", 30, cancel=cancel)
+        assert time.monotonic() - started < 1
+    finally:
+        client.close()
+
+
+def test_eof_wakes_every_waiter_at_once(server):
+    client = connected_client(server)
+    errors: List[BaseException] = []
+
+    def waiter() -> None:
+        try:
+            client.wait_blob(30)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=waiter) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.2)
+        closed_at = time.monotonic()
+        server.close_client()
+        with pytest.raises(CameraDisconnected, match=r"lost \(EOF.*while waiting for Fake CCD\.X to be defined"):
+            client.wait_defined(DEV, "X", 30)
+        assert time.monotonic() - closed_at < 0.5
+        for t in threads:
+            t.join(2)
+        assert len(errors) == 3 and all(isinstance(e, CameraDisconnected) for e in errors)
+        assert not client.connected and "EOF" in client.disconnect_reason
+        with pytest.raises(CameraDisconnected, match="not connected"):
+            client.send_switch(DEV, "CONNECTION", {"CONNECT": True})
+    finally:
+        client.close()
+    assert not any(t.name == client.name for t in threading.enumerate())
+
+
+def test_invalid_xml_ends_the_connection(server):
+    client = connected_client(server)
+    try:
+        server.send(b'<defTextVector device="x" name="y"><defText name="a">1</defTextVector>\n')
+        client.wait_for(lambda: not client.connected, "the parse error", 5)
+        assert "invalid XML" in client.disconnect_reason
+    finally:
+        client.close()
+
+
+def test_refused_connection_is_reported_at_once():
+    started = time.monotonic()
+    with pytest.raises(CameraDisconnected, match="cannot connect to indiserver 127.0.0.1"):
+        IndiClient("127.0.0.1", free_port()).connect()
+    assert time.monotonic() - started < 1
+
+
+def test_close_stops_the_reader_thread(server):
+    client = connected_client(server)
+    assert any(t.name == client.name for t in threading.enumerate())
+    client.close()
+    client.close()
+    assert not client.connected and client.disconnect_reason == "closed by the client"
+    assert not any(t.name == client.name for t in threading.enumerate())
+    assert server.client_closed.wait(2)
+
+
+# --------------------------------------------------------------------------- writers
+def test_commands_escape_names_and_values(server):
+    client = connected_client(server)
+    evil_device = 'Cam "A" & <B>'
+    evil_text = 'x</oneText><oneText name="INJECTED">y</oneText> & "q" \'s\' \n end'
+    try:
+        client.send_text(evil_device, "NOTES", {"TEXT": evil_text, "OTHER": "plain"})
+        client.send_number(evil_device, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 0.00001})
+        client.send_number(evil_device, "MANY", {"A": 1, "B": 2.5, "C": -3e20, "D": "12:30:00"})
+        client.send_switch(evil_device, "CONNECTION", {"CONNECT": True, "DISCONNECT": "Off"})
+        client.enable_blob("Also", evil_device, "CCD1")
+        client.enable_blob("Never", evil_device)
+        client.get_properties(evil_device, "CONNECTION")
+        text = server.wait_command("newTextVector")
+        assert text.get("device") == evil_device and text.get("name") == "NOTES"
+        assert [(c.tag, c.get("name"), c.text) for c in text] == [("oneText", "TEXT", evil_text),
+                                                                  ("oneText", "OTHER", "plain")]
+        assert server.wait_command("newNumberVector", "CCD_EXPOSURE").find("oneNumber").text == "0.00001"
+        assert [c.text for c in server.wait_command("newNumberVector", "MANY")] == ["1", "2.5", "-3e+20", "12:30:00"]
+        switch = server.wait_command("newSwitchVector")
+        assert [(c.get("name"), c.text) for c in switch] == [("CONNECT", "On"), ("DISCONNECT", "Off")]
+        also = server.wait_command("enableBLOB")
+        assert (also.get("device"), also.get("name"), also.text) == (evil_device, "CCD1", "Also")
+        never = server.wait_command("enableBLOB", n=2)
+        assert (never.get("device"), never.get("name"), never.text) == (evil_device, None, "Never")
+        get = server.wait_command("getProperties", n=2)
+        assert (get.get("version"), get.get("device"), get.get("name")) == ("1.7", evil_device, "CONNECTION")
+        assert b"INJECTED" in server.raw and b'<oneText name="INJECTED">' not in server.raw
+        assert b"&amp;" in server.raw and b"&lt;B&gt;" in server.raw
+    finally:
+        client.close()
+
+
+def test_bad_command_values_are_refused_before_sending(server):
+    client = connected_client(server)
+    try:
+        with pytest.raises(ValueError, match="enableBLOB mode"):
+            client.enable_blob("Sometimes", DEV, "CCD1")
+        with pytest.raises(ValueError, match="finite"):
+            client.send_number(DEV, "X", {"A": float("nan")})
+        with pytest.raises(ValueError, match="not a number"):
+            client.send_number(DEV, "X", {"A": "lots"})
+        with pytest.raises(ValueError, match="switch"):
+            client.send_switch(DEV, "X", {"A": "maybe"})
+        with pytest.raises(ValueError, match="cannot be sent"):
+            client.send_text(DEV, "X", {"A": "bell\x07"})
+        with pytest.raises(ValueError, match="at least one element"):
+            client.send_text(DEV, "X", {})
+        with pytest.raises(ValueError, match="non-empty"):
+            client.send_text("", "X", {"A": "b"})
+        time.sleep(0.1)
+        assert [c.tag for c in server.commands] == ["getProperties"]
+        assert client.connected
+    finally:
+        client.close()
+
+
+def test_number_text_round_trips():
+    assert [format_number(v) for v in (1, 1.0, 0.5, 1e-5, 123456.25, -2)] == ["1", "1", "0.5", "0.00001",
+                                                                              "123456.25", "-2"]
+    assert parse_number(" 1.5\n") == 1.5 and parse_number("-0:30") == -0.5
+    assert parse_number("10 30 36") == pytest.approx(10.51) and parse_number("6;30") == 6.5
+    assert parse_number("") is None and parse_number("abc") is None and parse_number(None) is None
+
+
+# --------------------------------------------------------------------------- IndiCamera on the fake server
+class FakeCcd:
+    """Just enough of indi_simulator_ccd: CONNECTION defines the CCD properties; new* are echoed as Ok;
+    CCD_EXPOSURE answers according to ``mode`` (ok / alert / silent / die)."""
+
+    def __init__(self, device: str, mode: str = "ok", frame: bytes = b"", burst_pause: float = 0.0) -> None:
+        self.device = device
+        self.mode = mode
+        self.burst_pause = burst_pause  # between CCD1 and the rest of the definitions after CONNECT
+        self.frame = frame or (b"SIMPLE  =                    T" + os.urandom(40_000))
+
+    def vec(self, tag: str, name: str, elements: Dict[str, object], **kw) -> bytes:
+        return vector_xml(tag, name, elements, device=self.device, **kw)
+
+    def __call__(self, srv: FakeIndiServer, elem: ET.Element) -> None:
+        name = elem.get("name")
+        if elem.tag == "getProperties" and name == "CCD1":
+            srv.send(self.vec("defBLOBVector", "CCD1", {"CCD1": ""}))
+        elif elem.tag == "getProperties":
+            srv.send(self.vec("defSwitchVector", "CONNECTION", {"CONNECT": "Off", "DISCONNECT": "On"},
+                              rule="OneOfMany"))
+        elif elem.tag == "newSwitchVector" and name == "CONNECTION":
+            srv.send(self.vec("setSwitchVector", "CONNECTION", {"CONNECT": "On", "DISCONNECT": "Off"}, state="Ok"))
+            srv.send(self.vec("defNumberVector", "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": "1"},
+                              attrs={"CCD_EXPOSURE_VALUE": {"min": "0.001", "max": "3600"}}) +
+                     self.vec("defBLOBVector", "CCD1", {"CCD1": ""}))
+            time.sleep(self.burst_pause)  # the client sees CCD_EXPOSURE and CCD1 before the rest
+            srv.send(b"".join([
+                self.vec("defSwitchVector", "CCD_ABORT_EXPOSURE", {"ABORT": "Off"}, rule="AtMostOne"),
+                self.vec("defSwitchVector", "UPLOAD_MODE", {"UPLOAD_CLIENT": "Off", "UPLOAD_LOCAL": "On",
+                                                            "UPLOAD_BOTH": "Off"}, rule="OneOfMany"),
+                self.vec("defSwitchVector", "CCD_TRANSFER_FORMAT", {"FORMAT_FITS": "Off", "FORMAT_NATIVE": "On"},
+                         rule="OneOfMany"),
+                self.vec("defSwitchVector", "CCD_COMPRESSION", {"INDI_ENABLED": "On", "INDI_DISABLED": "Off"},
+                         rule="OneOfMany"),
+                self.vec("defNumberVector", "CCD_GAIN", {"GAIN": "90"}, attrs={"GAIN": {"min": "0", "max": "100"}}),
+                self.vec("defNumberVector", "CCD_BINNING", {"HOR_BIN": "1", "VER_BIN": "1"},
+                         attrs={"HOR_BIN": {"min": "1", "max": "4"}, "VER_BIN": {"min": "1", "max": "4"}}),
+                self.vec("defNumberVector", "CCD_INFO", {"CCD_MAX_X": "640", "CCD_MAX_Y": "480",
+                                                         "CCD_PIXEL_SIZE": "5.2", "CCD_BITSPERPIXEL": "16"}),
+                self.vec("defNumberVector", "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": "-5.5"}),
+            ]))
+        elif elem.tag == "newNumberVector" and name == "CCD_EXPOSURE":
+            seconds = float(elem.find("oneNumber").text)
+            srv.send(self.vec("setNumberVector", "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": seconds}, state="Busy"))
+            threading.Thread(target=self.finish, args=(srv, seconds), daemon=True).start()
+        elif elem.tag in ("newNumberVector", "newSwitchVector") and name != "CCD_ABORT_EXPOSURE":
+            kind = elem.tag[3:-6]
+            srv.send(self.vec(f"set{kind}Vector", name, {c.get("name"): c.text for c in elem}, state="Ok"))
+
+    def finish(self, srv: FakeIndiServer, seconds: float) -> None:
+        time.sleep(seconds)
+        if self.mode == "ok":
+            srv.send(blob_xml(self.frame, device=self.device), chunk=3000)
+            srv.send(self.vec("setNumberVector", "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": "0"}, state="Ok"))
+        elif self.mode == "alert":
+            srv.send(self.vec("setNumberVector", "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": "0"}, state="Alert",
+                              message="[ERROR] shutter stuck"))
+        elif self.mode == "die":
+            srv.close_client()
+
+
+def test_camera_setup_and_exposure_on_the_fake_driver(caplog):
+    device = 'Fake & "Odd" <CCD>'
+    ccd = FakeCcd(device, burst_pause=0.3)
+    srv = FakeIndiServer(ccd)
+    camera = IndiCamera("127.0.0.1", srv.port, device, gain=150, binning=2, connect_timeout=5, blob_margin=5)
+    try:
+        with caplog.at_level(logging.WARNING):
+            camera.connect()
+        assert "outside the driver's range 0..100; using 100" in caplog.text
+        names = [(c.tag, c.get("name")) for c in srv.commands]
+        # enableBLOB Also for CCD1 only after CONNECT and after all definitions arrived (getProperties CCD1
+        # round trip), then client upload, FITS, no compression, gain, binning
+        assert names.index(("enableBLOB", "CCD1")) > names.index(("getProperties", "CCD1")) > \
+            names.index(("newSwitchVector", "CONNECTION"))
+        assert srv.wait_command("enableBLOB").text == "Also"
+        for vector, element in (("UPLOAD_MODE", "UPLOAD_CLIENT"), ("CCD_TRANSFER_FORMAT", "FORMAT_FITS"),
+                                ("CCD_COMPRESSION", "INDI_DISABLED")):
+            sent = {c.get("name"): c.text for c in srv.wait_command("newSwitchVector", vector)}
+            assert sent[element] == "On" and list(sent.values()).count("On") == 1
+        assert srv.wait_command("newNumberVector", "CCD_GAIN").find("oneNumber").text == "100"
+        assert [c.text for c in srv.wait_command("newNumberVector", "CCD_BINNING")] == ["2", "2"]
+        assert camera.info is not None and (camera.info.max_x, camera.info.max_y, camera.info.bits_per_pixel) == \
+            (640, 480, 16)
+        assert camera.read_temperature() == -5.5
+        frame = camera.expose(0.3)
+        assert frame.fits_bytes == ccd.frame and frame.fmt == ".fits" and frame.device == device
+        assert frame.gain == 100 and frame.binning == 2 and frame.temperature == -5.5
+        assert 0.3 <= frame.exp_to_blob < 2
+        ccd.mode = "alert"
+        with pytest.raises(CameraError, match="CCD_EXPOSURE Alert.*shutter stuck"):
+            camera.expose(0.1)
+        ccd.mode = "silent"
+        with pytest.raises(CameraTimeout, match=r"no BLOB from .* within 0\.4s.*state Busy; aborted"):
+            camera.expose(0.2, timeout=0.4)
+        abort = srv.wait_command("newSwitchVector", "CCD_ABORT_EXPOSURE")
+        assert [(c.get("name"), c.text) for c in abort] == [("ABORT", "On")]
+        ccd.mode = "die"
+        started = time.monotonic()
+        with pytest.raises(CameraDisconnected, match=r"lost during a 0\.5s exposure"):
+            camera.expose(0.5)
+        assert time.monotonic() - started < 1.5  # EOF noticed at once, not after exposure + margin
+        assert not camera.alive() and camera.abort() is False
+    finally:
+        camera.close()
+        srv.close()
+    assert not camera.connected
+
+
+def test_camera_connect_is_cancellable_and_names_the_missing_device(server):
+    camera = IndiCamera("127.0.0.1", server.port, "Nobody", connect_timeout=0.5)
+    server.responder = FakeCcd("Somebody")
+    with pytest.raises(CameraTimeout, match=r"device 'Nobody'.*devices seen: \['Somebody'\]"):
+        camera.connect()
+    assert not camera.connected
+
+
+def test_camera_connect_cancel():
+    srv = FakeIndiServer()
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    camera = IndiCamera("127.0.0.1", srv.port, "Nobody", connect_timeout=60)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ExposureCancelled):
+            camera.connect(cancel=cancel)
+        assert time.monotonic() - started < 1.5 and not camera.connected
+    finally:
+        srv.close()
