@@ -32,7 +32,7 @@ ensure_venv() {
   fi
   [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
   say "installing pinned requirements into $VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPO/requirements/test.txt"
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$REPO/app"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPO/requirements/test.txt" || return 1
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$REPO/app" || return 1
   echo "$want" >"$stamp"
 }
