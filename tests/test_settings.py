@@ -48,3 +48,20 @@ def test_missing_or_broken_file(tmp_path):
     bad.write_text("data_dir = \n")
     with pytest.raises(SettingsError, match="not valid TOML"):
         settings.load(bad)
+
+
+def test_behind_the_proxy_cookies_are_secure_and_forwarded_scheme_is_trusted(tmp_path):
+    from skyfleet.web import create_app
+    app = create_app({"data_dir": str(tmp_path), "web": {"trust_proxy_headers": True, "secure_cookies": True}})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+    @app.route("/_scheme")
+    def scheme():
+        from flask import request
+        return request.scheme
+
+    resp = app.test_client().get("/_scheme", headers={"X-Forwarded-Proto": "https"})
+    assert resp.get_data(as_text=True) == "https"
+    plain = create_app({"data_dir": str(tmp_path / "p")})
+    plain.add_url_rule("/_scheme", view_func=scheme)
+    assert plain.test_client().get("/_scheme", headers={"X-Forwarded-Proto": "https"}).get_data(as_text=True) == "http"

@@ -37,6 +37,9 @@ class SyncApiSettings:
 class WebSettings:
     public: bool = True
     base_path: str = "/indi-allsky"
+    # Behind the TLS proxy: trust its X-Forwarded-For/-Proto/-Host (one hop) and send cookies only over HTTPS.
+    trust_proxy_headers: bool = False
+    secure_cookies: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
+from flask_login import AnonymousUserMixin
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import settings as settings_mod
 from ..apikeys import KeyBox, load_or_create_secret
 from ..db_setup import tune_engine
 from ..settings import Settings
 from ..syncapi.storage import Storage
-from .extensions import db, migrate
+from . import present, security
+from .extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 STALE_STAGING_SECONDS = 6 * 3600
@@ -47,7 +51,12 @@ def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> F
         SQLALCHEMY_ENGINE_OPTIONS={} if settings.database_url.startswith("sqlite") else {"pool_pre_ping": True},
         SECRET_KEY=hmac.new(secret, b"flask-session", hashlib.sha256).hexdigest(),
         JSON_SORT_KEYS=False,
+        SESSION_COOKIE_SECURE=settings.web.secure_cookies,
+        REMEMBER_COOKIE_SECURE=settings.web.secure_cookies,
+        SESSION_COOKIE_SAMESITE="Lax",
     )
+    if settings.web.trust_proxy_headers:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     storage = Storage(settings.storage_dir, settings.staging_dir)
     storage.clean_staging(STALE_STAGING_SECONDS, time.time())
     app.extensions["skyfleet"] = SkyfleetState(settings=settings, keybox=KeyBox(secret), storage=storage)
@@ -58,19 +67,53 @@ def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> F
     with app.app_context():
         tune_engine(db.engine, settings.sqlite_busy_timeout_ms)
 
+    _init_pages(app)
+
     from ..syncapi.views import bp as syncapi_bp
+    from . import views_cameras, views_charts, views_image, views_nights, views_now  # noqa: F401 (routes)
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .blueprint import bp as web_bp
     from .media import bp as media_bp
-    from .pages import bp as pages_bp
 
     base = settings.web.base_path.rstrip("/")
+    csrf.exempt(syncapi_bp)  # HMAC-signed machine requests: no session, no form token
     app.register_blueprint(syncapi_bp, url_prefix=base)
     app.register_blueprint(media_bp, url_prefix=base)
-    app.register_blueprint(pages_bp)
+    app.register_blueprint(web_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
     _json_errors_for_api(app, base + "/sync/")
 
     from ..cli import register
     register(app)
     return app
+
+
+class Anonymous(AnonymousUserMixin):
+    username = ""
+    is_admin = False
+
+
+def _init_pages(app: Flask) -> None:
+    """Login, CSRF on every form, security headers, template helpers and error pages."""
+    login_manager.init_app(app)
+    login_manager.anonymous_user = Anonymous
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    security.init_app(app)
+    present.init_app(app)
+
+    @app.context_processor
+    def _site():
+        return {"public_site": app.extensions["skyfleet"].settings.web.public}
+
+    def error_page(code: int, title: str, message: str):
+        return render_template("error.html", code=code, title=title, message=message), code
+
+    app.register_error_handler(403, lambda exc: error_page(403, "Forbidden", "This page is for admins only."))
+    app.register_error_handler(CSRFError, lambda exc: error_page(
+        400, "Form expired", f"The form could not be accepted ({exc.description}). Reload the page and try again."))
 
 
 def _json_errors_for_api(app: Flask, prefix: str) -> None:

@@ -1,0 +1,110 @@
+"""Admin pages: sync status, users and API keys; on camera hosts also capture and upload state."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import accounts, apikeys
+from ..models import User
+from . import queries, station
+from .access import require_admin
+from .extensions import db
+from .forms import ButtonForm, UserCreateForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(require_admin)
+
+
+@bp.after_request
+def _never_cache(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/")
+def status():
+    settings = current_app.extensions["skyfleet"].settings
+    cams = queries.cameras(db.session, include_hidden=True)
+    camera_host = station.is_camera_host(settings)
+    return render_template(
+        "admin/status.html", sync=queries.sync_status(db.session, cams), camera_host=camera_host,
+        capture=station.capture_states(db.session, cams) if camera_host else [],
+        upload=station.upload_state(db.session, settings) if camera_host else None)
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users():
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            accounts.add(db.session, form.username.data.strip(), form.password.data, admin=form.admin.data)
+        except accounts.AccountError as exc:
+            form.username.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"Created user {form.username.data.strip()}.", "ok")
+            return redirect(url_for("admin.users"))
+    listing = list(db.session.scalars(select(User).order_by(User.username)))
+    return render_template("admin/users.html", users=listing, form=form, button=ButtonForm()), \
+        400 if form.errors else 200
+
+
+def _not_self(user: User, what: str) -> bool:
+    if user.id == current_user.id:
+        flash(f"You cannot {what} yourself.", "error")
+        return False
+    return True
+
+
+@bp.route("/users/<int:user_id>/admin", methods=["POST"])
+def set_admin(user_id: int):
+    user = _user_or_404(user_id)
+    grant = request.form.get("admin") == "1"
+    if grant or _not_self(user, "remove admin rights from"):
+        user.is_admin = grant
+        db.session.commit()
+        flash(f"{user.username}: admin {'granted' if grant else 'removed'}.", "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+def set_active(user_id: int):
+    user = _user_or_404(user_id)
+    active = request.form.get("active") == "1"
+    if active or _not_self(user, "deactivate"):
+        user.is_active = active
+        db.session.commit()
+        flash(f"{user.username}: {'activated' if active else 'deactivated'}.", "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/apikey", methods=["POST"])
+def create_api_key(user_id: int):
+    """A new SyncAPI key, shown in this one response only (never stored in the session or a flash)."""
+    user = _user_or_404(user_id)
+    key = apikeys.generate()
+    accounts.set_api_key(user, key, current_app.extensions["skyfleet"].keybox)
+    db.session.commit()
+    current_app.logger.info("admin %s created a SyncAPI key for %s (fingerprint %s)", current_user.username,
+                            user.username, user.api_key_fingerprint)
+    return render_template("admin/apikey.html", user=user, key=key)
+
+
+@bp.route("/users/<int:user_id>/apikey/revoke", methods=["POST"])
+def revoke_api_key(user_id: int):
+    user = _user_or_404(user_id)
+    if accounts.revoke_api_key(user):
+        db.session.commit()
+        current_app.logger.info("admin %s revoked the SyncAPI key of %s", current_user.username, user.username)
+        flash(f"{user.username}: API key revoked.", "ok")
+    else:
+        flash(f"{user.username} has no API key.", "error")
+    return redirect(url_for("admin.users"))

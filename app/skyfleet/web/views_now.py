@@ -1,0 +1,42 @@
+"""Now: the latest image of every camera, kept fresh by static/js/now.js polling /api/now."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, render_template, request, url_for
+
+from ..models import utcnow
+from . import queries, station
+from .access import can_see_hidden
+from .blueprint import bp
+from .extensions import db
+from .present import image_json
+
+DEFAULT_REFRESH_SECONDS = 15
+
+
+def _refresh_seconds() -> int:
+    value = request.args.get("refresh", type=int) or DEFAULT_REFRESH_SECONDS
+    return min(max(value, 2), 600)
+
+
+def _station_summary():
+    settings = current_app.extensions["skyfleet"].settings
+    if not station.is_camera_host(settings):
+        return None
+    cams = queries.cameras(db.session, include_hidden=True)
+    return {"capture": station.capture_states(db.session, cams), "upload": station.upload_state(db.session, settings)}
+
+
+@bp.route("/")
+def now():
+    cards = [(cam, queries.latest(db.session, cam.id)) for cam in queries.cameras(db.session, can_see_hidden())]
+    return render_template("now.html", cards=cards, refresh=_refresh_seconds(), station=_station_summary())
+
+
+@bp.route("/api/now")
+def now_json():
+    cams = queries.cameras(db.session, can_see_hidden())
+    payload = [{"id": cam.id, "name": cam.name, "page": url_for("web.camera", camera_id=cam.id),
+                "image": image_json(queries.latest(db.session, cam.id))} for cam in cams]
+    resp = jsonify(cameras=payload, generated=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
