@@ -94,6 +94,17 @@ def test_a_frame_becomes_a_thumbnail_and_an_image_queued_for_upload(station):
     assert list(storage.staging.iterdir()) == []
 
 
+def test_two_frames_in_one_second_are_both_kept(station):
+    _, sessions, storage, recorder = station
+    at = dt.datetime(2025, 1, 1, 2, 30, 10, 100000, tzinfo=UTC)
+    recorder(frame(at, seed=1), context(0))
+    recorder(frame(at + dt.timedelta(milliseconds=500), seed=2), context(1))
+    with sessions() as s:
+        stamps = [a.create_date_utc for a in s.scalars(select(Asset).where(Asset.kind == "image")
+                                                      .order_by(Asset.create_date_utc))]
+    assert [str(t) for t in stamps] == ["2025-01-01 02:30:00", "2025-01-01 02:30:01"]
+
+
 def test_a_day_frame_after_night_frames_builds_that_night(station):
     _, sessions, storage, recorder = station
     ended = []

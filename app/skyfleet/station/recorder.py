@@ -41,10 +41,10 @@ class FrameRecorder:
             self.camera = local_camera(session, camera_name, self.remotes, utc_offset=offset,
                                        **(camera_fields or {}))
         self._night_of: Optional[dt.date] = None
+        self._last_epoch: Optional[int] = None
 
     def __call__(self, frame, context) -> None:
-        received = frame.received_at if frame.received_at.tzinfo else frame.received_at.replace(tzinfo=dt.timezone.utc)
-        started = received - dt.timedelta(seconds=frame.exposure)
+        started = self._unique_second(frame)
         local, offset = local_time(started, self.tz)
         night_day = day_date(local, context.night)
         self._watch_night(context.night, night_day)
@@ -58,6 +58,16 @@ class FrameRecorder:
             self._record(frame, context, processed, started, offset, night_day)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _unique_second(self, frame) -> dt.datetime:
+        """When the exposure started, to the second; a frame in the same second as the previous one
+        (a late BLOB, a very short period) is moved to the next second instead of replacing it."""
+        received = frame.received_at if frame.received_at.tzinfo else frame.received_at.replace(tzinfo=dt.timezone.utc)
+        epoch = int((received - dt.timedelta(seconds=frame.exposure)).timestamp())
+        if self._last_epoch is not None and epoch <= self._last_epoch:
+            epoch = self._last_epoch + 1
+        self._last_epoch = epoch
+        return dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
 
     def _record(self, frame, context, processed, started: dt.datetime, offset: int, night_day: dt.date) -> None:
         common = {"createDate": int(started.timestamp()), "dayDate": night_day.strftime("%Y%m%d"), "utc_offset": offset,
