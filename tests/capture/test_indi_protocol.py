@@ -442,8 +442,10 @@ class FakeCcd:
     """Just enough of indi_simulator_ccd: CONNECTION defines the CCD properties; new* are echoed as Ok;
     CCD_EXPOSURE answers according to ``mode`` (ok / alert / silent / die)."""
 
-    def __init__(self, device: str, mode: str = "ok", frame: bytes = b"", burst_pause: float = 0.0) -> None:
+    def __init__(self, device: str, mode: str = "ok", frame: bytes = b"", burst_pause: float = 0.0,
+                 legacy: bool = False) -> None:
         self.device = device
+        self.legacy = legacy  # INDI 1.8 (Debian 11) names the compression switches CCD_COMPRESS / CCD_RAW
         self.mode = mode
         self.burst_pause = burst_pause  # between CCD1 and the rest of the definitions after CONNECT
         self.frame = frame or (b"SIMPLE  =                    T" + os.urandom(40_000))
@@ -470,8 +472,9 @@ class FakeCcd:
                                                             "UPLOAD_BOTH": "Off"}, rule="OneOfMany"),
                 self.vec("defSwitchVector", "CCD_TRANSFER_FORMAT", {"FORMAT_FITS": "Off", "FORMAT_NATIVE": "On"},
                          rule="OneOfMany"),
-                self.vec("defSwitchVector", "CCD_COMPRESSION", {"INDI_ENABLED": "On", "INDI_DISABLED": "Off"},
-                         rule="OneOfMany"),
+                self.vec("defSwitchVector", "CCD_COMPRESSION",
+                         {"CCD_COMPRESS": "On", "CCD_RAW": "Off"} if self.legacy else
+                         {"INDI_ENABLED": "On", "INDI_DISABLED": "Off"}, rule="OneOfMany"),
                 self.vec("defNumberVector", "CCD_GAIN", {"GAIN": "90"}, attrs={"GAIN": {"min": "0", "max": "100"}}),
                 self.vec("defNumberVector", "CCD_BINNING", {"HOR_BIN": "1", "VER_BIN": "1"},
                          attrs={"HOR_BIN": {"min": "1", "max": "4"}, "VER_BIN": {"min": "1", "max": "4"}}),
@@ -545,6 +548,19 @@ def test_camera_setup_and_exposure_on_the_fake_driver(caplog):
         camera.close()
         srv.close()
     assert not camera.connected
+
+
+def test_camera_turns_compression_off_on_indi_1_8_drivers():
+    srv = FakeIndiServer(FakeCcd("Old CCD", legacy=True))
+    camera = IndiCamera("127.0.0.1", srv.port, "Old CCD", connect_timeout=5, blob_margin=5)
+    try:
+        camera.connect()
+        sent = {c.get("name"): c.text for c in srv.wait_command("newSwitchVector", "CCD_COMPRESSION")}
+        assert sent == {"CCD_COMPRESS": "Off", "CCD_RAW": "On"}
+        assert camera.expose(0.1).size > 40_000
+    finally:
+        camera.close()
+        srv.close()
 
 
 def test_camera_connect_is_cancellable_and_names_the_missing_device(server):

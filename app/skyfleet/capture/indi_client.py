@@ -142,7 +142,8 @@ class IndiCamera:
             self.enable_blobs()
             self._set_switch("UPLOAD_MODE", "UPLOAD_CLIENT")
             self._set_switch("CCD_TRANSFER_FORMAT", "FORMAT_FITS", optional=True)
-            self._set_switch("CCD_COMPRESSION", "INDI_DISABLED", optional=True)
+            # INDI >= 1.9 calls the "off" switch INDI_DISABLED; 1.8 (Debian 11) calls it CCD_RAW.
+            self._set_switch("CCD_COMPRESSION", ("INDI_DISABLED", "CCD_RAW"), optional=True)
             if self.gain is not None:
                 self.set_gain(self.gain)
             if self.binning is not None:
@@ -204,7 +205,8 @@ class IndiCamera:
     def _wait(self, predicate: Callable[[], Any], what: Any, timeout: float) -> Any:
         return self._require().wait_for(predicate, what, timeout, cancel=self._cancel)
 
-    def _set_switch(self, vector: str, element: str, optional: bool = False) -> None:
+    def _set_switch(self, vector: str, element, optional: bool = False) -> None:
+        """Switch `element` on (the first of a tuple of alternative names that the driver has)."""
         client = self._require()
         vec = client.vector(self.device, vector)
         if vec is None:
@@ -212,8 +214,10 @@ class IndiCamera:
                 log.debug("%s has no %s; skipped", self.device, vector)
                 return
             raise CameraError(f"{self.device} has no {vector} property")
-        if element not in vec:
-            raise CameraError(f"{self.device}.{vector} has no element {element} (has {sorted(vec.elements)})")
+        names = (element,) if isinstance(element, str) else tuple(element)
+        element = next((name for name in names if name in vec), None)
+        if element is None:
+            raise CameraError(f"{self.device}.{vector} has none of {', '.join(names)} (has {sorted(vec.elements)})")
         if vec[element] == "On":
             return
         values = {element: True} if vec.rule == "AnyOfMany" else {m: m == element for m in vec.elements}

@@ -1,0 +1,128 @@
+"""Helpers shared by every molecule scenario's testinfra tests.
+
+Scenarios import this module through their conftest.py; nothing here is a test itself.
+Hosts are told apart by their inventory groups (remote = web server, local = camera host).
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from typing import Callable, Optional
+
+import pytest
+
+SERVICE_USER = "skyfleet"
+CONFIG_FILE = "/etc/skyfleet/skyfleet.toml"
+CONFIG_DIR = "/etc/skyfleet"
+DATA_DIR = "/var/lib/skyfleet"
+VENV = "/opt/skyfleet/venv"
+CERT_FILE = "/etc/ssl/skyfleet/skyfleet.crt"
+KEY_FILE = "/etc/ssl/skyfleet/skyfleet.key"
+BASE_PATH = "/indi-allsky"
+JPEG_MAGIC = "ffd8ff"
+
+
+# --- inventory -----------------------------------------------------------------------------
+def variables(host) -> dict:
+    return host.ansible.get_variables()
+
+
+def groups_of(host) -> list:
+    return variables(host).get("group_names", [])
+
+
+def is_remote(host) -> bool:
+    return "remote" in groups_of(host)
+
+
+def is_local(host) -> bool:
+    return "local" in groups_of(host)
+
+
+def only_on(host, group: str) -> None:
+    """Skip the calling test unless `host` is in `group`."""
+    if group not in groups_of(host):
+        pytest.skip(f"only on hosts of group {group}")
+
+
+def first_of_group(host, group: str):
+    """testinfra Host of the first inventory host of `group` (e.g. the remote, seen from a camera host)."""
+    names = variables(host).get("groups", {}).get(group, [])
+    if not names:
+        pytest.fail(f"the inventory has no host in group {group}")
+    return host.backend.ansible_runner.get_host(names[0])
+
+
+def first_name_of_group(host, group: str) -> str:
+    return variables(host)["groups"][group][0]
+
+
+# --- services ------------------------------------------------------------------------------
+def journal(host, unit: str, lines: int = 50) -> str:
+    return host.run(f"journalctl -u {shlex.quote(unit)} -n {lines} --no-pager").stdout
+
+
+def assert_service_ok(host, unit: str) -> None:
+    """The unit is enabled and active; on failure the message carries its journal."""
+    svc = host.service(unit)
+    running, enabled = svc.is_running, svc.is_enabled
+    if not (running and enabled):
+        state = host.run(f"systemctl status --no-pager {shlex.quote(unit)}").stdout
+        pytest.fail(f"{unit}: running={running} enabled={enabled}\n--- systemctl status ---\n{state}"
+                    f"\n--- journalctl -u {unit} -n 50 ---\n{journal(host, unit)}")
+
+
+def unit_property(host, unit: str, prop: str) -> str:
+    return host.check_output(f"systemctl show -p {prop} --value {shlex.quote(unit)}").strip()
+
+
+# --- files ---------------------------------------------------------------------------------
+def assert_file(host, path: str, mode: int, user: str, group: str, kind: str = "file") -> None:
+    f = host.file(path)
+    assert f.exists, f"{path} is missing"
+    if kind == "file":
+        assert f.is_file, f"{path} is not a regular file"
+    elif kind == "directory":
+        assert f.is_directory, f"{path} is not a directory"
+    assert (f.user, f.group) == (user, group), f"{path} is owned by {f.user}:{f.group}, expected {user}:{group}"
+    assert f.mode == mode, f"{path} has mode {oct(f.mode)}, expected {oct(mode)}"
+
+
+# --- the skyfleet CLI ----------------------------------------------------------------------
+def skyfleet(host, *args: str):
+    """Run the skyfleet CLI as the service user with the deployed settings (like the services do)."""
+    cmd = " ".join(shlex.quote(a) for a in args)
+    return host.run(f"cd {DATA_DIR} && runuser -u {SERVICE_USER} -- env SKYFLEET_CONFIG={CONFIG_FILE} "
+                    f"/usr/local/bin/skyfleet {cmd}")
+
+
+def latest_asset(host, kind: str = "image") -> Optional[dict]:
+    """`skyfleet asset latest --kind KIND` as a dict, or None while nothing is stored."""
+    res = skyfleet(host, "asset", "latest", "--kind", kind)
+    if res.rc != 0:
+        return None
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+# --- HTTP from inside a host ---------------------------------------------------------------
+def curl(host, url: str, *options: str, output: str = "/dev/null"):
+    """curl inside `host`; returns (status code, stderr). -k is never used: TLS must verify."""
+    opts = " ".join(shlex.quote(o) for o in options)
+    res = host.run(f"curl -sS --max-time 20 -o {shlex.quote(output)} -w '%{{http_code}}' {opts} {shlex.quote(url)}")
+    return res.stdout.strip(), res.stderr
+
+
+def file_magic(host, path: str, nbytes: int = 3) -> str:
+    return host.check_output(f"od -An -tx1 -N{nbytes} {shlex.quote(path)}").replace(" ", "").strip()
+
+
+# --- waiting -------------------------------------------------------------------------------
+def wait_for(probe: Callable[[], Optional[object]], timeout: float, interval: float = 5.0):
+    """Call `probe` until it returns something truthy or `timeout` seconds pass; return the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result or time.monotonic() >= deadline:
+            return result
+        time.sleep(interval)
