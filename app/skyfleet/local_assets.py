@@ -7,7 +7,7 @@ import os
 import shutil
 import uuid as uuidlib
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -90,7 +90,3 @@ def _place(source: Path, dest: Path, move: bool) -> tuple:
 
 def storage_for(storage_dir: Path) -> Storage:
     return Storage(storage_dir, Path(storage_dir) / ".staging")
-
-
-def remote_names(upload_table: Optional[dict]) -> list:
-    return [r.get("name") for r in (upload_table or {}).get("remotes", []) if isinstance(r, dict)]

@@ -119,7 +119,7 @@ def sync_resync(remote, since, kinds, overwrite) -> None:
     """Ask the remote which local assets it lacks and send exactly those. Safe to interrupt and re-run."""
     upload = _upload_settings()
     sessions = _sessions()
-    total_missing = total_failed = 0
+    total_failed = 0
     for target in _remotes(upload, remote):
         with sessions() as session:
             query = select(Asset).where(Asset.filename.is_not(None)).order_by(Asset.create_date_utc.desc())
@@ -144,7 +144,6 @@ def sync_resync(remote, since, kinds, overwrite) -> None:
         sent, failed = _drain(upload, sessions, target.name, ids)
         click.echo(f"{target.name}: checked {len(assets)}, missing {len(ids)}, sent {sent}, "
                    f"not sent yet {failed} (see `skyfleet sync status`)")
-        total_missing += len(ids)
         total_failed += failed
     if total_failed:
         sys.exit(1)
