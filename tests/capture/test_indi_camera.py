@@ -10,7 +10,7 @@ from astropy.io import fits
 
 from skyfleet.capture.indi_client import CameraDisconnected, CameraTimeout, IndiCamera
 
-from .indi_sim import CCD, free_port
+from .indi_sim import CCD, SCOPE, free_port
 
 pytestmark = [pytest.mark.slow]
 
@@ -89,5 +89,28 @@ def test_refused_connection_fails_fast():
 def test_unknown_device_times_out_naming_it(indi_sim):
     camera = IndiCamera("127.0.0.1", indi_sim.port, "No Such Camera", connect_timeout=1.5)
     with pytest.raises(CameraTimeout, match=r"device 'No Such Camera'.*CCD Simulator"):
+        camera.connect()
+    assert not camera.connected
+
+
+def test_telescope_is_connected_and_named_to_the_ccd(own_indi_sim):
+    """The mount's coordinates reach the FITS header only with the telescope connected and named as the
+    CCD's ACTIVE_TELESCOPE (INDI 1.8's CCD simulator refuses to expose without them)."""
+    sim = own_indi_sim
+    with IndiCamera("127.0.0.1", sim.port, CCD, blob_margin=15) as camera:
+        _, header = decode(camera.expose(0.1))
+    assert "OBJCTRA" not in header and sim.getprop(f"{SCOPE}.CONNECTION.CONNECT") == "Off"
+    sim.setprop(f"{CCD}.ACTIVE_DEVICES.ACTIVE_TELESCOPE=Elsewhere")
+
+    with IndiCamera("127.0.0.1", sim.port, CCD, telescope=SCOPE, blob_margin=15) as camera:
+        assert sim.getprop(f"{SCOPE}.CONNECTION.CONNECT") == "On"
+        assert sim.getprop(f"{CCD}.ACTIVE_DEVICES.ACTIVE_TELESCOPE") == SCOPE
+        _, header = decode(camera.expose(0.1))
+    assert header["OBJCTRA"] and header["OBJCTDEC"]
+
+
+def test_unknown_telescope_times_out_naming_it(own_indi_sim):
+    camera = IndiCamera("127.0.0.1", own_indi_sim.port, CCD, telescope="No Mount", connect_timeout=1.5)
+    with pytest.raises(CameraTimeout, match=r"device 'No Mount'.*Telescope Simulator"):
         camera.connect()
     assert not camera.connected

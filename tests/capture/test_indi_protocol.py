@@ -150,6 +150,11 @@ def blob_xml(data: bytes, fmt: str = ".fits", device: str = DEV, name: str = "CC
     return ET.tostring(vec) + b"\n"
 
 
+def message_xml(device: str, text: str) -> bytes:
+    return ET.tostring(ET.Element("message", {"device": device, "timestamp": "2026-01-01T00:00:00",
+                                              "message": text})) + b"\n"
+
+
 def connected_client(server: FakeIndiServer, **kw) -> IndiClient:
     client = IndiClient("127.0.0.1", server.port, **kw).connect()
     server.wait_client()
@@ -498,6 +503,9 @@ class FakeCcd:
         elif self.mode == "alert":
             srv.send(self.vec("setNumberVector", "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": "0"}, state="Alert",
                               message="[ERROR] shutter stuck"))
+        elif self.mode == "alert_after_message":  # INDI 1.8: the reason comes as a separate <message>
+            srv.send(message_xml(self.device, "[ERROR] Telescope coordinates missing.") +
+                     self.vec("setNumberVector", "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": "0"}, state="Alert"))
         elif self.mode == "die":
             srv.close_client()
 
@@ -533,6 +541,11 @@ def test_camera_setup_and_exposure_on_the_fake_driver(caplog):
         ccd.mode = "alert"
         with pytest.raises(CameraError, match="CCD_EXPOSURE Alert.*shutter stuck"):
             camera.expose(0.1)
+        ccd.mode = "alert_after_message"
+        with caplog.at_level(logging.WARNING):
+            with pytest.raises(CameraError, match=r"CCD_EXPOSURE Alert\): \[ERROR\] Telescope coordinates missing"):
+                camera.expose(0.1)
+        assert "[ERROR] Telescope coordinates missing." in caplog.text
         ccd.mode = "silent"
         with pytest.raises(CameraTimeout, match=r"no BLOB from .* within 0\.4s.*state Busy; aborted"):
             camera.expose(0.2, timeout=0.4)

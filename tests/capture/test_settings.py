@@ -31,6 +31,9 @@ def test_from_mapping_builds_settings_with_defaults():
     ("drivers", "indi_simulator_ccd"),
     ("latitude", 91),
     ("ccd_device", ""),
+    ("telescope_device", " Telescope Simulator"),
+    ("telescope_device", "CCD Simulator"),
+    ("telescope_device", 7),
     ("adu_tolerance", 0),
     ("night_sun_alt", "dusk"),
 ])

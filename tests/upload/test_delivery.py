@@ -13,6 +13,7 @@ import requests
 from skyfleet.upload import client as c
 from skyfleet.upload import metadata
 from tests.helpers import metadata as mdh
+from tests.helpers.live import free_port
 from tests.upload.conftest import CameraHost, remote_assets, wait_for
 
 pytestmark = pytest.mark.slow
@@ -205,3 +206,23 @@ def test_sync_check_round_trip_and_failure(tmp_path, remote):
     bad = CameraHost(tmp_path / "bad", remote, key="1" * 64).setup()
     failed = bad.app.test_cli_runner().invoke(args=["sync", "check"])
     assert failed.exit_code == 1 and "authentication failed" in failed.output
+
+
+def test_sync_probe_checks_a_key_before_it_is_installed(tmp_path, remote):
+    host = CameraHost(tmp_path / "cam", remote).setup()
+    cli = host.app.test_cli_runner()
+    url = remote.url + "/indi-allsky"
+    ok = cli.invoke(args=["sync", "probe", url, "--username", remote.user], input=remote.key + "\n")
+    assert ok.exit_code == 0, ok.output
+    assert f"ok {url}: {remote.user} accepted (skyfleet signatures" in ok.output
+    wrong = cli.invoke(args=["sync", "probe", url, "--username", remote.user], input="1" * 64 + "\n")
+    assert wrong.exit_code == 1 and "authentication failed" in wrong.output and "1" * 64 not in wrong.output
+    nobody = cli.invoke(args=["sync", "probe", url, "--username", "nobody"], input=remote.key + "\n")
+    assert nobody.exit_code == 1 and "authentication failed" in nobody.output
+    empty = cli.invoke(args=["sync", "probe", url, "--username", remote.user], input="")
+    assert empty.exit_code == 1 and "no API key on stdin" in empty.output
+    bad_url = cli.invoke(args=["sync", "probe", url + "/", "--username", remote.user], input=remote.key)
+    assert bad_url.exit_code == 1 and "probe.url must be http(s)://host[:port]/path" in bad_url.output
+    closed = cli.invoke(args=["sync", "probe", f"http://127.0.0.1:{free_port()}/x", "--username", remote.user],
+                        input=remote.key)
+    assert closed.exit_code == 1 and "/x as " in closed.output and "unreachable" in closed.output

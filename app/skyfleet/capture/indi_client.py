@@ -79,13 +79,14 @@ class IndiCamera:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, device: str = "CCD Simulator", *,
-                 gain: Optional[float] = None, binning: Optional[int] = None,
+                 gain: Optional[float] = None, binning: Optional[int] = None, telescope: str = "",
                  connect_timeout: float = 15.0, blob_margin: float = 30.0, command_timeout: float = 10.0) -> None:
         self.host = host
         self.port = int(port)
         self.device = device
         self.gain = gain
         self.binning = binning
+        self.telescope = telescope
         self.connect_timeout = connect_timeout
         self.blob_margin = blob_margin
         self.command_timeout = command_timeout
@@ -93,12 +94,13 @@ class IndiCamera:
         self.setup_seconds: Optional[float] = None
         self._client: Optional[IndiClient] = None
         self._alerts: Deque[str] = deque()  # CCD_EXPOSURE Alert messages, filled by the reader thread
+        self._last_message = ""  # the driver's latest <message>; INDI 1.8 sends the reason for an Alert there
         self._cancel: Optional[threading.Event] = None
 
     @classmethod
     def from_settings(cls, settings: Any, night: bool = True) -> IndiCamera:
         return cls(settings.indi_host, settings.indi_port, settings.ccd_device,
-                   gain=settings.gain(night), binning=settings.binning,
+                   gain=settings.gain(night), binning=settings.binning, telescope=settings.telescope_device,
                    connect_timeout=settings.connect_timeout, blob_margin=settings.blob_margin)
 
     def __repr__(self) -> str:
@@ -127,15 +129,9 @@ class IndiCamera:
         self._client = client
         try:
             client.connect()  # CameraDisconnected at once if refused
-            where = client.where
-            self._wait(lambda: client.vector(self.device, "CONNECTION"),
-                       lambda: f"device {self.device!r} on {where} (devices seen: {client.devices()})",
-                       self.connect_timeout)
-            if self._value("CONNECTION", "CONNECT") != "On":
-                since = client.send_switch(self.device, "CONNECTION", {"CONNECT": True, "DISCONNECT": False})
-                client.wait_state(self.device, "CONNECTION", self.connect_timeout, since=since,
-                                  check=lambda v: v.get("CONNECT") == "On", cancel=cancel,
-                                  what=f"{self.device} CONNECTION.CONNECT=On")
+            if self.telescope:
+                self._connect_device(self.telescope)
+            self._connect_device(self.device)
             self._wait(lambda: client.vector(self.device, "CCD_EXPOSURE") and client.vector(self.device, BLOB_VECTOR),
                        f"{self.device} to define CCD_EXPOSURE and {BLOB_VECTOR}", self.connect_timeout)
             self._sync_properties()
@@ -144,6 +140,8 @@ class IndiCamera:
             self._set_switch("CCD_TRANSFER_FORMAT", "FORMAT_FITS", optional=True)
             # INDI >= 1.9 calls the "off" switch INDI_DISABLED; 1.8 (Debian 11) calls it CCD_RAW.
             self._set_switch("CCD_COMPRESSION", ("INDI_DISABLED", "CCD_RAW"), optional=True)
+            if self.telescope:
+                self._set_text("ACTIVE_DEVICES", "ACTIVE_TELESCOPE", self.telescope, optional=True)
             if self.gain is not None:
                 self.set_gain(self.gain)
             if self.binning is not None:
@@ -156,6 +154,17 @@ class IndiCamera:
         log.info("connected to %s at %s:%d in %.2fs (%s, gain %s, binning %s, temperature %s C)", self.device,
                  self.host, self.port, self.setup_seconds, self.info, self.gain, self.binning,
                  self._safe(self.read_temperature))
+
+    def _connect_device(self, device: str) -> None:
+        client = self._require()
+        self._wait(lambda: client.vector(device, "CONNECTION"),
+                   lambda: f"device {device!r} on {client.where} (devices seen: {client.devices()})",
+                   self.connect_timeout)
+        if client.value(device, "CONNECTION", "CONNECT") != "On":
+            since = client.send_switch(device, "CONNECTION", {"CONNECT": True, "DISCONNECT": False})
+            client.wait_state(device, "CONNECTION", self.connect_timeout, since=since,
+                              check=lambda v: v.get("CONNECT") == "On", cancel=self._cancel,
+                              what=f"{device} CONNECTION.CONNECT=On")
 
     def _sync_properties(self) -> None:
         """Let the rest of the driver's definitions arrive: CCD_EXPOSURE and CCD1 come before
@@ -186,9 +195,11 @@ class IndiCamera:
             return
         if event.kind == "set" and event.name == "CCD_EXPOSURE" and event.vector is not None \
                 and event.vector.state == "Alert":
-            self._alerts.append(event.message or "no message")
+            self._alerts.append(event.message or self._last_message or "no message from the driver")
         elif event.kind == "message":
-            log.debug("%s: %s", self.device, event.message)
+            self._last_message = event.message
+            loud = event.message.startswith(("[ERROR]", "[WARNING]"))
+            log.log(logging.WARNING if loud else logging.DEBUG, "%s: %s", self.device, event.message)
 
     # ------------------------------------------------------------------ helpers
     def _require(self) -> IndiClient:
@@ -225,6 +236,21 @@ class IndiCamera:
         client.wait_state(self.device, vector, self.command_timeout, since=since,
                           check=lambda v: v.get(element) == "On", cancel=self._cancel,
                           what=f"{self.device} {vector}.{element}=On")
+
+    def _set_text(self, vector: str, element: str, value: str, optional: bool = False) -> None:
+        client = self._require()
+        vec = client.vector(self.device, vector)
+        if vec is None or element not in vec:
+            if optional:
+                log.debug("%s has no %s.%s; skipped", self.device, vector, element)
+                return
+            raise CameraError(f"{self.device} has no {vector}.{element} property")
+        if vec[element] == value:
+            return
+        since = client.send_text(self.device, vector, {**vec.values, element: value})
+        client.wait_state(self.device, vector, self.command_timeout, since=since,
+                          check=lambda v: v.get(element) == value, cancel=self._cancel,
+                          what=f"{self.device} {vector}.{element}={value}")
 
     def _set_numbers(self, vector: str, values: Dict[str, float]) -> Dict[str, float]:
         client = self._require()
@@ -314,6 +340,7 @@ class IndiCamera:
         # drop BLOBs/alerts left over from an earlier exposure
         client.drain_blobs(self.device, BLOB_VECTOR)
         self._alerts.clear()
+        self._last_message = ""
         limit = float(seconds) + self.blob_margin if timeout is None else float(timeout)
         sent = time.monotonic()
         try:

@@ -35,6 +35,10 @@ class CaptureSettings:
     indi_host: str = "127.0.0.1"
     indi_port: int = 7624
     ccd_device: str = "CCD Simulator"
+    # a mount (or the telescope simulator) connected with the camera, named to the CCD as its
+    # ACTIVE_TELESCOPE: its coordinates go into the FITS header, and INDI 1.8's CCD simulator
+    # refuses to expose without them. Empty: none.
+    telescope_device: str = ""
     # drivers the deployment's indiserver unit starts (capture itself only talks to ccd_device)
     drivers: List[str] = field(default_factory=lambda: ["indi_simulator_ccd"])
 
@@ -108,7 +112,7 @@ class CaptureSettings:
 # name -> kind used for type checks ("float", "int", "str", "bool", "strlist", "float?", "str?")
 _KINDS = {
     "latitude": "float", "longitude": "float", "elevation": "float",
-    "indi_host": "str", "indi_port": "int", "ccd_device": "str", "drivers": "strlist",
+    "indi_host": "str", "indi_port": "int", "ccd_device": "str", "telescope_device": "str", "drivers": "strlist",
     "gain_night": "float", "gain_day": "float", "binning": "int",
     "exposure_min_day": "float", "exposure_max_day": "float",
     "exposure_min_night": "float", "exposure_max_night": "float", "exposure_initial": "float?",
@@ -181,6 +185,11 @@ def _validate(s: CaptureSettings) -> None:
         raise ValueError(f"{_where('indi_port')}: must be an integer 1..65535, got {s.indi_port!r}")
     if not isinstance(s.ccd_device, str) or not s.ccd_device.strip():
         raise ValueError(f"{_where('ccd_device')}: must be a non-empty device name, got {s.ccd_device!r}")
+    if not isinstance(s.telescope_device, str) or s.telescope_device != s.telescope_device.strip():
+        raise ValueError(f"{_where('telescope_device')}: must be a device name without surrounding spaces "
+                         f"(empty for none), got {s.telescope_device!r}")
+    if s.telescope_device and s.telescope_device == s.ccd_device:
+        raise ValueError(f"{_where('telescope_device')}: must differ from ccd_device ({s.ccd_device!r})")
     if (not isinstance(s.drivers, (list, tuple)) or not s.drivers
             or not all(isinstance(d, str) and d.strip() for d in s.drivers)):
         raise ValueError(f"{_where('drivers')}: must be a non-empty list of driver names, got {s.drivers!r}")

@@ -17,7 +17,7 @@ from ..db_setup import session_factory
 from ..models import Asset, Camera, UploadJob
 from . import client as c
 from . import metadata, queue
-from .config import UploadConfigError, from_table
+from .config import PROTOCOLS, UploadConfigError, from_table
 from .worker import UploadWorker
 
 sync_cli = AppGroup("sync", help="Upload queue of this camera host: status, retry, resync, check.")
@@ -90,9 +90,7 @@ def sync_check() -> None:
         for remote in upload.remotes:
             cl = c.SyncClient(remote, remote.load_key())
             try:
-                probe = cl.request("GET", "camera", {"camera_uuid": str(uuid.uuid4())})
-                if probe.outcome != c.NOT_FOUND:  # an unknown camera: proves reachability and the key
-                    raise click.ClickException(f"remote {remote.name} ({remote.url}): {probe.message}")
+                _authenticate(cl, f"remote {remote.name} ({remote.url})")
                 for cam in cameras:
                     put = cl.request("PUT", "camera", metadata.for_camera(cam))
                     got = cl.request("GET", "camera", {"camera_uuid": cam.uuid})
@@ -108,6 +106,38 @@ def sync_check() -> None:
                 cl.close()
     if failed:
         sys.exit(1)
+
+
+def _authenticate(cl: c.SyncClient, label: str) -> None:
+    """One signed request for an unknown camera: a "not found" proves reachability and the key."""
+    probe = cl.request("GET", "camera", {"camera_uuid": str(uuid.uuid4())})
+    if probe.outcome != c.NOT_FOUND:
+        raise click.ClickException(f"{label}: {probe.message}")
+
+
+@sync_cli.command("probe")
+@click.argument("url")
+@click.option("--username", required=True, help="The SyncAPI account on the remote.")
+@click.option("--ca-file", default="", help="CA certificate the remote's certificate must chain to.")
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default="auto", show_default=True)
+def sync_probe(url, username, ca_file, protocol) -> None:
+    """Check a remote URL and an API key (read from stdin) before they go into the settings.
+
+    Exit 0 when the remote accepts the key, 1 when it refuses it or cannot be reached."""
+    key = sys.stdin.readline().strip()
+    if not key:
+        raise click.ClickException("no API key on stdin")
+    try:
+        upload = from_table({"remotes": [{"name": "probe", "url": url, "username": username, "api_key": key,
+                                          "ca_file": ca_file, "protocol": protocol}]})
+    except UploadConfigError as exc:
+        raise click.ClickException(str(exc).replace("upload.remotes[0]", "probe")) from None
+    cl = c.SyncClient(upload.remotes[0], key)
+    try:
+        _authenticate(cl, f"{url} as {username}")
+    finally:
+        cl.close()
+    click.echo(f"ok {url}: {username} accepted ({cl.scheme} signatures, clock offset {cl.clock_offset:+.0f} s)")
 
 
 @sync_cli.command("resync")

@@ -1,0 +1,96 @@
+"""Bad inventories against the converged hosts: each run of site.yml must stop early with a message that
+names the problem, and leave the running services and the deployed files exactly as they were.
+
+These tests run once (not per host): they drive ansible-playbook from the controller with a broken copy
+of the scenario's inventory (tests/molecule/playbook_runs.py).
+"""
+import shlex
+
+import pytest
+import testinfra
+from playbook_runs import Run, hosts_of, inventory_copy, molecule_env, run_site, set_host_vars, state_of
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    inventory = inventory_copy(tmp_path_factory.mktemp("inventory") / "inventory")
+    groups = hosts_of(inventory)
+    inventory_file = molecule_env("MOLECULE_INVENTORY_FILE")
+    handles = {name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory_file)
+               for name in sorted(set(groups["remote"] + groups["local"]))}
+    return groups, handles
+
+
+@pytest.fixture
+def inventory(tmp_path):
+    return inventory_copy(tmp_path / "inventory")
+
+
+@pytest.fixture
+def unchanged(hosts):
+    """Snapshot every host before the test; after it, assert nothing changed."""
+    _, handles = hosts
+    before = {name: state_of(h) for name, h in handles.items()}
+    yield
+    after = {name: state_of(h) for name, h in handles.items()}
+    for name in handles:
+        changed = sorted(k for k in before[name] if before[name][k] != after[name].get(k))
+        assert not changed, f"{name}: a failed run changed {changed}"
+
+
+def camera_host(hosts) -> str:
+    return hosts[0]["local"][0]
+
+
+def explain(run: Run) -> str:
+    return f"exit {run.rc}; last lines:\n" + "\n".join(run.output.splitlines()[-40:])
+
+
+def test_missing_vault_value_names_the_vault_variable(inventory, unchanged):
+    (inventory / "group_vars" / "all" / "vault.yml").unlink()
+    run = run_site(inventory)
+    assert run.failed_with("skyfleet_syncapi_api_key must be 64 lowercase hex characters",
+                           "set vault_skyfleet_syncapi_api_key in the inventory's group_vars/all/vault.yml"), \
+        explain(run)
+
+
+def test_typo_in_a_variable_is_refused_by_name(inventory, hosts, unchanged):
+    set_host_vars(inventory, camera_host(hosts), {"skyfleet_camera_perod": 30})
+    run = run_site(inventory, "--limit", camera_host(hosts))
+    assert run.failed_with(f"Unknown variable(s) on {camera_host(hosts)}: skyfleet_camera_perod"), explain(run)
+
+
+def test_unreachable_remote_stops_before_any_change(inventory, hosts, unchanged):
+    remote = hosts[0]["remote"][0]
+    url = f"https://{remote}:9/indi-allsky"
+    set_host_vars(inventory, camera_host(hosts), {"skyfleet_syncapi_remote_url": url})
+    run = run_site(inventory, "--limit", camera_host(hosts))
+    # a pure camera host stops at local.yml's TCP check; a host that is its own remote already at
+    # skyfleet_syncapi's HTTPS check in remote.yml: both name the host and the URL
+    assert run.failed_with(f"{camera_host(hosts)} cannot reach", url), explain(run)
+
+
+def test_wrong_api_key_is_refused_before_it_is_installed(inventory, hosts, unchanged):
+    groups, _ = hosts
+    if set(groups["local"]) & set(groups["remote"]):
+        pytest.skip("the camera host is its own remote here: a host_vars key would be set on both sides")
+    wrong = "0123456789abcdef" * 4
+    set_host_vars(inventory, camera_host(hosts), {"skyfleet_syncapi_api_key": wrong})
+    run = run_site(inventory, "--limit", camera_host(hosts))
+    assert run.failed_with(f"{camera_host(hosts)} cannot upload to remote 'remote': https://", "as skyfleet-sync: "
+                           "HTTP 401 authentication failed", "Nothing was installed"), explain(run)
+    assert wrong not in run.output
+
+
+def test_unsupported_distribution_is_refused_with_its_name(inventory, hosts, unchanged):
+    name = camera_host(hosts)
+    host = hosts[1][name]
+    fake = 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="20.04"\nVERSION_CODENAME=focal\n'
+    real = host.check_output("readlink -f /etc/os-release")
+    host.check_output(f"cp -a {real} {real}.skyfleet-test")
+    try:
+        host.check_output(f"printf %s {shlex.quote(fake)} > {real}")
+        run = run_site(inventory, "--limit", name)
+    finally:
+        host.check_output(f"mv -f {real}.skyfleet-test {real}")
+    assert run.failed_with(f"{name} runs Ubuntu 20.04", "Supported: Debian 11/12/13"), explain(run)
