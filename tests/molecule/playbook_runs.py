@@ -18,9 +18,10 @@ from typing import Dict, Iterable, List
 import yaml
 
 # what a failed run must leave as it was: the services' processes and the deployed files
-WATCHED_UNITS = ["apache2.service", "skyfleet-web.service", "indiserver.service", "skyfleet-capture.service",
-                 "skyfleet-upload@1.service"]
-WATCHED_DIRS = ["/etc/skyfleet", "/etc/ssl/skyfleet", "/etc/apache2/sites-available", "/opt/skyfleet/venv/bin"]
+WATCHED_UNITS = ["apache2.service", "nginx.service", "skyfleet-web.service", "indiserver.service",
+                 "skyfleet-capture.service", "skyfleet-upload@1.service"]
+WATCHED_DIRS = ["/etc/skyfleet", "/etc/ssl/skyfleet", "/etc/apache2/sites-available", "/etc/nginx/sites-available",
+                "/opt/skyfleet/venv/bin"]
 
 
 def molecule_env(name: str) -> str:
@@ -46,9 +47,11 @@ def hosts_of(inventory: Path) -> Dict[str, List[str]]:
 
 
 def set_host_vars(inventory: Path, host: str, values: dict) -> None:
+    """Add `values` to the host's host_vars file (kept: what the scenario itself sets there)."""
     path = inventory / "host_vars" / f"{host}.yml"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(yaml.safe_dump(values))
+    current = yaml.safe_load(path.read_text()) if path.exists() else None
+    path.write_text(yaml.safe_dump({**(current or {}), **values}))
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The web server (group remote): gunicorn behind Apache with TLS, SyncAPI account."""
+"""The web server (group remote): gunicorn behind Apache or nginx with TLS, SyncAPI account."""
 import pytest
 from skyfleet_testinfra import (
     BASE_PATH,
@@ -20,24 +20,50 @@ def _remote_only(host):
     only_on(host, "remote")
 
 
-@pytest.mark.parametrize("unit", ["apache2.service", "skyfleet-web.socket", "skyfleet-web.service"])
+PROXIES = {  # skyfleet_proxy_server -> unit, configuration test, site file
+    "apache": ("apache2.service", "apache2ctl configtest", "/etc/apache2/sites-enabled/skyfleet.conf"),
+    "nginx": ("nginx.service", "nginx -t", "/etc/nginx/sites-enabled/skyfleet.conf"),
+}
+
+
+def proxy_of(host) -> str:
+    return variables(host).get("skyfleet_proxy_server", "apache")
+
+
+@pytest.mark.parametrize("unit", ["proxy", "skyfleet-web.socket", "skyfleet-web.service"])
 def test_web_services_active_and_enabled(host, unit):
-    assert_service_ok(host, unit)
+    assert_service_ok(host, PROXIES[proxy_of(host)][0] if unit == "proxy" else unit)
 
 
-def test_apache_configuration_is_valid(host):
-    res = host.run("apache2ctl configtest")
-    assert res.rc == 0, res.stderr
-    assert "Syntax OK" in res.stderr + res.stdout
+def test_only_the_chosen_proxy_runs(host):
+    for name, (unit, _, _) in PROXIES.items():
+        if name != proxy_of(host):
+            assert not host.service(unit).is_running, f"{unit} runs next to {proxy_of(host)}"
 
 
-def test_apache_allows_large_uploads_and_slow_links(host):
-    site = host.file("/etc/apache2/sites-enabled/skyfleet.conf").content_string
-    assert "LimitRequestBody 2146435072" in site
-    assert "ProxyTimeout 600" in site
+def test_proxy_configuration_is_valid(host):
+    res = host.run(PROXIES[proxy_of(host)][1])
+    assert res.rc == 0, res.stdout + res.stderr
 
 
-def test_gunicorn_socket_only_for_apache(host):
+def test_proxy_refuses_bodies_over_the_limit_before_reading_them(host):
+    """2047 MB is the limit: a request announcing 3 GB is refused from its headers with 413."""
+    name = variables(host)["inventory_hostname"]
+    code, err = curl(host, f"https://{name}{BASE_PATH}/sync/v1/image", "--cacert", CERT_FILE,
+                     "--resolve", f"{name}:443:127.0.0.1", "-X", "POST", "-H", "Content-Length: 3221225472",
+                     "-H", "Content-Type: application/octet-stream")
+    assert code == "413", (code, err)
+
+
+def test_proxy_waits_long_enough_for_slow_links(host):
+    site = host.file(PROXIES[proxy_of(host)][2]).content_string
+    wanted = {"apache": ["ProxyTimeout 600", "Timeout 600"],
+              "nginx": ["proxy_read_timeout 600s", "client_body_timeout 600s", "proxy_request_buffering off"]}
+    missing = [line for line in wanted[proxy_of(host)] if line not in site]
+    assert not missing, f"{PROXIES[proxy_of(host)][2]} lacks {missing}"
+
+
+def test_gunicorn_socket_only_for_the_proxy(host):
     assert_file(host, "/run/skyfleet-web.sock", 0o660, "root", "www-data", kind="socket")
 
 
