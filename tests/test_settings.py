@@ -34,6 +34,8 @@ def test_load_reads_the_file_named_by_the_environment(tmp_path, monkeypatch):
     ({"syncapi": {"accept_v1_signature": "yes"}}, "'syncapi.accept_v1_signature' must be true or false"),
     ({"log_level": "LOUD"}, "'log_level'"),
     ({"capture": 3}, "'capture' must be a table"),
+    ({"web": {"login_failures_per_account": 0}}, "'web.login_failures_per_account' must be a positive integer"),
+    ({"web": {"login_throttle_minute": 5}}, "'web.login_throttle_minute'"),
 ])
 def test_bad_values_name_the_key(raw, needle):
     with pytest.raises(SettingsError) as err:

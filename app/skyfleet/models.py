@@ -98,6 +98,17 @@ class SyncNonce(Base):
     seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
+class LoginFailure(Base):
+    """A failed web login, kept for the throttle window (web/throttle.py)."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(128))
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
 class LongTermKeogram(Base):
     """Five keogram pixels per image, kept after the images themselves are pruned."""
 

@@ -40,6 +40,10 @@ class WebSettings:
     # Behind the TLS proxy: trust its X-Forwarded-For/-Proto/-Host (one hop) and send cookies only over HTTPS.
     trust_proxy_headers: bool = False
     secure_cookies: bool = False
+    # Failed logins allowed within login_throttle_minutes: per user name from one address, and per address.
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_throttle_minutes: int = 15
 
 
 @dataclass(frozen=True)

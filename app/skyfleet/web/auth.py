@@ -6,7 +6,7 @@ import hmac
 from typing import Optional
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -16,6 +16,7 @@ from ..models import User
 from .access import unauthorized_response
 from .extensions import db, login_manager
 from .forms import LoginForm
+from .throttle import Throttle
 
 bp = Blueprint("auth", __name__)
 
@@ -85,15 +86,25 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
-    error = None
-    if form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data)
-        if user is not None:
-            session.clear()
-            login_user(WebUser(user))
-            return redirect(safe_next(request.args.get("next")))
-        error = "Wrong user name or password."
-    return render_template("login.html", form=form, error=error), 200 if error is None else 401
+    if not form.validate_on_submit():
+        return render_template("login.html", form=form, error=None)
+    throttle = Throttle.from_settings(current_app.extensions["skyfleet"].settings.web)
+    username, address = form.username.data, request.remote_addr or "unknown"
+    wait = throttle.wait_seconds(db.session, username, address)
+    if wait:
+        minutes = -(-wait // 60)
+        error = f"Too many failed logins from this address. Try again in {minutes} minute{'s' * (minutes != 1)}."
+        return render_template("login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
+    user = authenticate(username, form.password.data)
+    if user is None:
+        throttle.failed(db.session, username, address)
+        db.session.commit()
+        return render_template("login.html", form=form, error="Wrong user name or password."), 401
+    throttle.succeeded(db.session, username, address)
+    db.session.commit()
+    session.clear()
+    login_user(WebUser(user))
+    return redirect(safe_next(request.args.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])

@@ -1,4 +1,6 @@
 """The web server (group remote): gunicorn behind Apache or nginx with TLS, SyncAPI account."""
+import re
+
 import pytest
 from skyfleet_testinfra import (
     BASE_PATH,
@@ -100,6 +102,45 @@ def test_syncapi_answers_json_behind_the_proxy(host):
                      "--resolve", f"{name}:443:127.0.0.1", output=out)
     assert code == "404", err
     assert host.file(out).content_string.lstrip().startswith("{")
+
+
+def https_options(host, address: str, jar: str) -> list:
+    name = variables(host)["inventory_hostname"]
+    return ["--cacert", CERT_FILE, "--resolve", f"{name}:443:{address}", "-c", jar, "-b", jar]
+
+
+def failed_login(host, address: str, username: str) -> str:
+    """One wrong-password login through the proxy from `address` (CSRF token and cookie included)."""
+    name = variables(host)["inventory_hostname"]
+    jar, page = f"/tmp/skyfleet-jar-{address}", f"/tmp/skyfleet-login-{address}.html"
+    code, err = curl(host, f"https://{name}/login", *https_options(host, address, jar), output=page)
+    assert code == "200", (code, err)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', host.file(page).content_string)
+    assert token, "no CSRF token on the login page"
+    code, err = curl(host, f"https://{name}/login", *https_options(host, address, jar),
+                     "--data-urlencode", f"csrf_token={token.group(1)}", "--data-urlencode", f"username={username}",
+                     "--data-urlencode", "password=not the password")
+    return code
+
+
+def test_session_cookie_is_https_only(host):
+    name = variables(host)["inventory_hostname"]
+    code, err = curl(host, f"https://{name}/login", *https_options(host, "127.0.0.1", "/tmp/skyfleet-jar-secure"),
+                     "-D", "/tmp/skyfleet-login-headers")
+    assert code == "200", err
+    cookies = [line for line in host.file("/tmp/skyfleet-login-headers").content_string.splitlines()
+               if line.lower().startswith("set-cookie:")]
+    assert cookies and all("; secure" in c.lower() for c in cookies), cookies
+
+
+def test_login_throttle_counts_client_addresses_behind_the_proxy(host):
+    """The app sees each client's own address through the proxy (X-Forwarded-For): five failures from
+    one address are throttled there, not for a client at another address."""
+    other = host.check_output("hostname -I").split()[0]
+    user = "throttle-test-" + host.check_output("date +%s%N")
+    assert [failed_login(host, "127.0.0.1", user) for _ in range(5)] == ["401"] * 5
+    assert failed_login(host, "127.0.0.1", user) == "429"
+    assert failed_login(host, other, user) == "401"
 
 
 def test_http_redirects_to_https(host):
