@@ -109,8 +109,9 @@ def https_options(host, address: str, jar: str) -> list:
     return ["--cacert", CERT_FILE, "--resolve", f"{name}:443:{address}", "-c", jar, "-b", jar]
 
 
-def failed_login(host, address: str, username: str) -> str:
-    """One wrong-password login through the proxy from `address` (CSRF token and cookie included)."""
+def login(host, address: str, username: str, password: str) -> str:
+    """A login through the proxy from `address`, as a browser sends it: CSRF token, cookie, and the
+    same-origin Referer that the CSRF check demands over HTTPS. Returns the HTTP status."""
     name = variables(host)["inventory_hostname"]
     jar, page = f"/tmp/skyfleet-jar-{address}", f"/tmp/skyfleet-login-{address}.html"
     code, err = curl(host, f"https://{name}/login", *https_options(host, address, jar), output=page)
@@ -118,9 +119,18 @@ def failed_login(host, address: str, username: str) -> str:
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', host.file(page).content_string)
     assert token, "no CSRF token on the login page"
     code, err = curl(host, f"https://{name}/login", *https_options(host, address, jar),
-                     "--data-urlencode", f"csrf_token={token.group(1)}", "--data-urlencode", f"username={username}",
-                     "--data-urlencode", "password=not the password")
+                     "--referer", f"https://{name}/login", "--data-urlencode", f"csrf_token={token.group(1)}",
+                     "--data-urlencode", f"username={username}", "--data-urlencode", f"password={password}")
     return code
+
+
+def test_admin_logs_in_through_the_proxy(host):
+    name, address = variables(host)["inventory_hostname"], "127.0.0.1"
+    admin = variables(host).get("skyfleet_web_admin_username", "admin")
+    password = variables(host)["vault_skyfleet_web_admin_password"]  # inventory values are not templated here
+    assert login(host, address, admin, password) == "302"
+    code, err = curl(host, f"https://{name}/admin/users", *https_options(host, address, f"/tmp/skyfleet-jar-{address}"))
+    assert code == "200", (code, err)
 
 
 def test_session_cookie_is_https_only(host):
@@ -138,9 +148,9 @@ def test_login_throttle_counts_client_addresses_behind_the_proxy(host):
     one address are throttled there, not for a client at another address."""
     other = host.check_output("hostname -I").split()[0]
     user = "throttle-test-" + host.check_output("date +%s%N")
-    assert [failed_login(host, "127.0.0.1", user) for _ in range(5)] == ["401"] * 5
-    assert failed_login(host, "127.0.0.1", user) == "429"
-    assert failed_login(host, other, user) == "401"
+    assert [login(host, "127.0.0.1", user, "wrong") for _ in range(5)] == ["401"] * 5
+    assert login(host, "127.0.0.1", user, "wrong") == "429"
+    assert login(host, other, user, "wrong") == "401"
 
 
 def test_http_redirects_to_https(host):
