@@ -114,6 +114,7 @@ def login(host, address: str, username: str, password: str) -> str:
     same-origin Referer that the CSRF check demands over HTTPS. Returns the HTTP status."""
     name = variables(host)["inventory_hostname"]
     jar, page = f"/tmp/skyfleet-jar-{address}", f"/tmp/skyfleet-login-{address}.html"
+    host.run(f"rm -f {jar}")  # a new browser session: a logged-in one would be redirected away from /login
     code, err = curl(host, f"https://{name}/login", *https_options(host, address, jar), output=page)
     assert code == "200", (code, err)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', host.file(page).content_string)
