@@ -89,7 +89,8 @@ def login():
     if not form.validate_on_submit():
         return render_template("login.html", form=form, error=None)
     throttle = Throttle.from_settings(current_app.extensions["skyfleet"].settings.web)
-    username, address = form.username.data, request.remote_addr or "unknown"
+    # one cut here, so the stored, queried and cleared address are the same string
+    username, address = form.username.data, (request.remote_addr or "unknown")[:64]
     wait = throttle.wait_seconds(db.session, username, address)
     if wait:
         minutes = -(-wait // 60)

@@ -2,7 +2,8 @@
 
 Counting per pair, not per account alone, means nobody can lock the admin out from another address;
 the per-address limit stops one address from trying many names. The counts live in the database,
-so every gunicorn worker sees the same ones.
+so every gunicorn worker sees the same ones. Callers pass names and addresses that fit the columns
+(the login form allows 64 characters, the view cuts the address to 64).
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class Throttle:
     def failed(self, session: Session, username: str, address: str, now: Optional[dt.datetime] = None) -> None:
         now = now or utcnow()
         session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - self.window))
-        session.add(LoginFailure(username=username[:128], address=address[:64], failed_at=now))
+        session.add(LoginFailure(username=username, address=address, failed_at=now))
 
     def succeeded(self, session: Session, username: str, address: str) -> None:
         session.execute(delete(LoginFailure).where(LoginFailure.username == username,
