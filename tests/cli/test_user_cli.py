@@ -11,6 +11,7 @@ from skyfleet.models import User
 from skyfleet.web.extensions import db
 from tests.conftest import PG_URL
 from tests.helpers import metadata as mdh
+from tests.helpers.apikey_display import assert_key_shown_once, assert_no_part_of_key, expected_fingerprint
 from tests.helpers.wire import Sender
 
 SCRIPT = Path(sys.executable).parent / "skyfleet"
@@ -65,13 +66,16 @@ def test_generated_apikey_is_printed_once_and_authenticates(app, runner, caplog)
     assert result.exit_code == 0, result.output
     key = re.search(r"API key for sync: ([0-9a-f]+)", result.output).group(1)
     assert len(key) == 64
+    assert_key_shown_once(key, result.output)
     u = user(app, "sync")
-    assert key not in (u.api_key_encrypted or "") and u.api_key_fingerprint == accounts.apikeys.fingerprint(key)
+    assert u.api_key_fingerprint == expected_fingerprint(key)
+    assert_no_part_of_key(key, u.api_key_encrypted)
     listing = runner.invoke(args=["user", "list"])
-    assert key not in listing.output and u.api_key_fingerprint in listing.output
+    assert f"sync\t-\tkey:{expected_fingerprint(key)}" in listing.output
+    assert_no_part_of_key(key, listing.output)
     resp = Sender(app.test_client(), user="sync", key=key).send("PUT", "camera", mdh.camera(), b"")
     assert resp.status_code == 200
-    assert key not in caplog.text
+    assert_no_part_of_key(key, caplog.text)
 
 
 def test_apikey_from_stdin_is_idempotent_and_reports_changes(app, runner):
@@ -83,7 +87,9 @@ def test_apikey_from_stdin_is_idempotent_and_reports_changes(app, runner):
     assert second.exit_code == 0 and second.output.strip() == "unchanged"
     other = runner.invoke(args=["user", "apikey", "sync", "--stdin"], input="cd" * 32 + "\n")
     assert other.output.strip() == "changed"
-    assert key not in first.output + second.output + other.output
+    assert_no_part_of_key(key, first.output + second.output)
+    assert_no_part_of_key("cd" * 32, other.output)
+    assert user(app, "sync").api_key_fingerprint == expected_fingerprint("cd" * 32)
     bad = runner.invoke(args=["user", "apikey", "sync", "--stdin"], input="not-a-key\n")
     assert bad.exit_code == 1 and "64 lowercase hexadecimal" in bad.output
     empty = runner.invoke(args=["user", "apikey", "sync", "--stdin"], input="")

@@ -5,12 +5,12 @@ import re
 
 import pytest
 
-from skyfleet import apikeys
 from skyfleet.local_assets import local_camera
 from skyfleet.models import Asset, User
 from skyfleet.upload import queue
 from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
+from tests.helpers.apikey_display import assert_key_shown_once, assert_no_part_of_key, expected_fingerprint
 from tests.helpers.wire import EXAMPLE_KEY, EXAMPLE_USER, Sender
 
 from .conftest import ADMIN, add_user, csrf_from, csrf_token, upload_night
@@ -62,20 +62,25 @@ def test_invalid_new_users_are_refused_with_a_reason(admin_client, name, passwor
     assert resp.status_code == 400 and message in text(resp)
 
 
-def test_api_key_is_shown_once_then_only_its_fingerprint(app, admin_client):
+def test_api_key_is_shown_once_then_only_its_fingerprint(app, admin_client, caplog):
     create_user(admin_client, "camera-1")
     uid = user_id(app, "camera-1")
     token = csrf_token(admin_client, "/admin/users")
     resp = admin_client.post(f"/admin/users/{uid}/apikey", data={"csrf_token": token})
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
     key = KEY_RE.search(text(resp)).group(1)
-    fingerprint = apikeys.fingerprint(key)
+    fingerprint = expected_fingerprint(key)
     assert fingerprint in text(resp)
+    assert_key_shown_once(key, text(resp))  # in the copy field only
     listing = text(admin_client.get("/admin/users"))
-    assert fingerprint in listing and key not in listing
+    assert fingerprint in listing
+    assert_no_part_of_key(key, listing)
+    assert f"(fingerprint {fingerprint})" in caplog.text
+    assert_no_part_of_key(key, caplog.text)
     with app.app_context():
         stored = db.session.get(User, uid)
-        assert stored.api_key_fingerprint == fingerprint and key not in stored.api_key_encrypted
+        assert stored.api_key_fingerprint == fingerprint
+        assert_no_part_of_key(key, stored.api_key_encrypted)
     sender = Sender(app.test_client(), user="camera-1", key=key)
     assert sender.send("PUT", "camera", mdh.camera(), media=b"", media_name="bogus.ext").status_code == 200
 
@@ -85,7 +90,8 @@ def test_revoked_api_key_gets_401_from_the_syncapi(app, admin_client, api_user):
     assert sender.send("PUT", "camera", mdh.camera(), media=b"", media_name="bogus.ext").status_code == 200
     uid = user_id(app, EXAMPLE_USER)
     page = text(admin_client.get("/admin/users"))
-    assert apikeys.fingerprint(EXAMPLE_KEY) in page and EXAMPLE_KEY not in page
+    assert expected_fingerprint(EXAMPLE_KEY) in page
+    assert_no_part_of_key(EXAMPLE_KEY, page)
     resp = admin_client.post(f"/admin/users/{uid}/apikey/revoke", data={"csrf_token": csrf_from(page)})
     assert resp.status_code == 302
     assert f"{EXAMPLE_USER}: API key revoked" in text(admin_client.get("/admin/users"))

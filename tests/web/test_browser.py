@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from skyfleet.apikeys import fingerprint
+from tests.helpers.apikey_display import assert_key_shown_once, assert_no_part_of_key, expected_fingerprint
 from tests.helpers.live import running_server
 from tests.helpers.wire import Sender
 
@@ -192,10 +192,12 @@ def test_admin_creates_a_user_and_sees_their_key_once(page, site):
     tab.wait_for_load_state()
     key = tab.input_value("#apikey")
     assert len(key) == 64
+    assert_key_shown_once(key, tab.content())
+    assert expected_fingerprint(key) in tab.inner_text(".keybox")
     page.shot("admin-apikey")
     tab.goto("/admin/users")
-    assert key not in tab.content()
-    assert fingerprint(key) in tab.inner_text('tr[data-user="camera-2"]')
+    assert_no_part_of_key(key, tab.content())
+    assert expected_fingerprint(key) in tab.inner_text('tr[data-user="camera-2"]')
     page.shot("admin-users")
 
 
