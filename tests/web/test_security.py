@@ -8,6 +8,7 @@ import pytest
 
 import skyfleet.web
 from tests.helpers import metadata as mdh
+from tests.helpers.storage import storage_root
 
 from .conftest import csrf_token, upload_night
 
@@ -94,6 +95,20 @@ def test_session_cookie_is_httponly_and_samesite(app, client):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_media_refuses_hidden_paths(client, night):
-    assert client.get("/indi-allsky/images/.staging/x").status_code == 404
-    assert client.get("/indi-allsky/images/../secret.key").status_code == 404
+def test_media_refuses_hidden_paths(app, client, night):
+    root = storage_root(app)
+    staged = root / ".staging" / "upload-in-progress.part"
+    staged.parent.mkdir(exist_ok=True)
+    staged.write_bytes(b"half of someone's upload")
+    (root / "visible-copy.part").write_bytes(staged.read_bytes())
+    assert client.get("/indi-allsky/images/visible-copy.part").status_code == 200  # the same bytes, not hidden
+    refused = client.get("/indi-allsky/images/.staging/upload-in-progress.part")
+    assert refused.status_code == 404 and staged.read_bytes() not in refused.data
+
+
+@pytest.mark.parametrize("path", ["../secret.key", "%2e%2e/secret.key", "ccd_x/../../secret.key"])
+def test_media_refuses_paths_out_of_storage(app, client, night, path):
+    secret = app.extensions["skyfleet"].settings.secret_key_file
+    assert secret.is_file() and secret.parent == storage_root(app).parent  # a working traversal would serve it
+    refused = client.get(f"/indi-allsky/images/{path}")
+    assert refused.status_code == 404 and secret.read_bytes().strip() not in refused.data
