@@ -35,13 +35,26 @@ from .indi_protocol import (
     IndiClient,
     Vector,
 )
+from .ranges import NumberRange, bounds_in_message, driver_range
 
 log = logging.getLogger(__name__)
 
 BLOB_VECTOR = "CCD1"
 
 __all__ = ["BLOB_VECTOR", "DEFAULT_PORT", "CameraDisconnected", "CameraError", "CameraTimeout", "CcdInfo",
-           "ExposureCancelled", "Frame", "IndiCamera"]
+           "ExposureCancelled", "ExposureRefused", "Frame", "IndiCamera"]
+
+
+class ExposureRefused(CameraError):
+    """The driver answered an exposure with an Alert: the link works, the request did not.
+
+    ``bounds`` is the range the driver's message names, if it names one."""
+
+    def __init__(self, message: str, *, seconds: float, reason: str) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+        self.reason = reason
+        self.bounds: Optional[NumberRange] = bounds_in_message(reason)
 
 
 @dataclass(frozen=True)
@@ -262,11 +275,12 @@ class IndiCamera:
             el = vec.elements.get(name)
             if el is None:
                 raise CameraError(f"{self.device}.{vector} has no element {name}")
-            lo, hi = el.min, el.max
-            if lo is not None and hi is not None and hi > lo and not lo <= value <= hi:
-                clamped = min(max(float(value), lo), hi)
-                log.warning("%s.%s.%s=%g is outside the driver's range %g..%g; using %g",
-                            self.device, vector, name, value, lo, hi, clamped)
+            allowed = driver_range(el.min, el.max)
+            if allowed is not None and not allowed.contains(value):
+                clamped = allowed.clamp(float(value))
+                # the capture loop says so once, naming the setting; this runs on every connect
+                log.debug("%s.%s.%s=%g is outside the driver's range %s; using %g",
+                          self.device, vector, name, value, allowed, clamped)
                 value = clamped
             wanted[name] = float(value)
 
@@ -306,6 +320,21 @@ class IndiCamera:
             return
         self._set_numbers("CCD_BINNING", {"HOR_BIN": self.binning, "VER_BIN": self.binning})
 
+    def number_range(self, vector: str, element: str) -> Optional[NumberRange]:
+        """The range the driver announces for one number (None: not defined, or no range given)."""
+        vec = self._vector(vector) if self._client is not None else None
+        el = vec.elements.get(element) if vec is not None else None
+        return None if el is None else driver_range(el.min, el.max)
+
+    def exposure_range(self) -> Optional[NumberRange]:
+        return self.number_range("CCD_EXPOSURE", "CCD_EXPOSURE_VALUE")
+
+    def gain_range(self) -> Optional[NumberRange]:
+        return self.number_range("CCD_GAIN", "GAIN")
+
+    def binning_range(self) -> Optional[NumberRange]:
+        return self.number_range("CCD_BINNING", "HOR_BIN")
+
     def read_info(self) -> Optional[CcdInfo]:
         vec = self._vector("CCD_INFO")
         if vec is None:
@@ -327,13 +356,19 @@ class IndiCamera:
                timeout: Optional[float] = None) -> Frame:
         """Take one exposure and return the FITS frame.
 
-        Raises CameraTimeout (no BLOB within seconds + blob_margin, or ``timeout``; the exposure
-        is aborted), CameraDisconnected (connection gone), CameraError (driver Alert),
-        ExposureCancelled (``cancel`` set; the exposure is aborted).
+        ``seconds`` is clamped into the range the driver announces for CCD_EXPOSURE; the frame
+        records what was sent.  Raises CameraTimeout (no BLOB within seconds + blob_margin, or
+        ``timeout``; the exposure is aborted), CameraDisconnected (connection gone),
+        ExposureRefused (driver Alert), ExposureCancelled (``cancel`` set; the exposure is aborted).
         """
         if not seconds > 0:
             raise ValueError(f"exposure must be > 0 s, got {seconds!r}")
         client = self._require()
+        allowed = self.exposure_range()
+        if allowed is not None and not allowed.contains(seconds):
+            log.debug("%s: %gs is outside CCD_EXPOSURE %s; sending %gs", self.device, seconds, allowed,
+                      allowed.clamp(seconds))
+            seconds = allowed.clamp(seconds)
         if not client.connected:
             raise CameraDisconnected(f"connection to indiserver {self.host}:{self.port} is gone "
                                      f"({client.disconnect_reason})")
@@ -372,7 +407,8 @@ class IndiCamera:
             raise CameraTimeout(f"no BLOB from {self.device} within {limit:.1f}s ({why}); CCD_EXPOSURE state "
                                 f"{state}; {'aborted' if aborted else 'could not abort'}") from None
         if not isinstance(result, Blob):
-            raise CameraError(f"{self.device} exposure failed (CCD_EXPOSURE Alert): {result[1]}")
+            raise ExposureRefused(f"{self.device} refused a {seconds:g}s exposure (CCD_EXPOSURE Alert): {result[1]}",
+                                  seconds=float(seconds), reason=result[1])
         return Frame(fits_bytes=result.data, received_at=result.timestamp, exposure=float(seconds),
                      gain=self._safe(lambda: self._current("CCD_GAIN", "GAIN")),
                      binning=int(self._safe(lambda: self._current("CCD_BINNING", "HOR_BIN")) or self.binning or 1),

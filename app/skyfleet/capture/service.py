@@ -5,6 +5,8 @@ logs to stderr (journald picks it up), and stops cleanly on SIGTERM/SIGINT (exit
 
 Each frame goes to ``skyfleet.station``: processed into a JPEG and thumbnail, recorded in the local
 database with its upload jobs; when a night ends its keogram, star trail and timelapse are built.
+What the capture is doing (capturing, refused by the driver, reconnecting) is kept in
+``<data_dir>/capture-state.json`` for the admin page.
 """
 from __future__ import annotations
 
@@ -21,9 +23,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.9/3.10
     import tomli as tomllib
 
+from .. import settings as project_settings
 from .indi_client import Frame, IndiCamera
 from .loop import CaptureLoop, FrameContext
 from .settings import SECTION, CaptureSettings
+from .status import STATE_FILE_NAME, CaptureStatus, write_status
 
 log = logging.getLogger("skyfleet.capture")
 
@@ -51,6 +55,11 @@ def build_on_frame(raw: Mapping[str, Any], settings: CaptureSettings) -> Callabl
     return build_recorder(raw, settings)
 
 
+def build_on_status(raw: Mapping[str, Any]) -> Callable[[CaptureStatus], None]:
+    path = project_settings.from_mapping(raw).data_dir / STATE_FILE_NAME
+    return lambda status: write_status(path, status)
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -72,11 +81,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise ValueError(f"{SECTION}: the configuration has no [{SECTION}] table")
         settings = CaptureSettings.from_mapping(table)
         on_frame = build_on_frame(raw, settings)
+        on_status = build_on_status(raw)
     except (ValueError, OSError) as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIG
 
-    loop = CaptureLoop(settings, IndiCamera.from_settings, on_frame)
+    loop = CaptureLoop(settings, IndiCamera.from_settings, on_frame, on_status=on_status)
 
     def _on_signal(signum: int, _frame: Any) -> None:
         log.info("received %s; stopping", signal.Signals(signum).name)

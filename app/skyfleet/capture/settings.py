@@ -8,18 +8,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, List, Mapping, Optional
 
+from .ranges import NumberRange
+
 SECTION = "capture"
 
 
 @dataclass(frozen=True)
-class ExposureLimits:
+class ExposureLimits(NumberRange):
     """Shortest and longest exposure (seconds) the auto-exposure may choose."""
-
-    minimum: float
-    maximum: float
-
-    def clamp(self, seconds: float) -> float:
-        return min(max(seconds, self.minimum), self.maximum)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ so every exposure is bounded (exposure + margin) and the camera reports lost con
 On any camera failure the watchdog aborts the exposure if it still can, tears the client
 down, builds a new one from the factory, reconnects (which re-enables BLOBs), re-applies
 gain and binning and retries the exposure.  It only gives up when told to stop.
+
+A refused exposure (the driver's Alert) is not a broken link: ``expose`` hands it to the caller,
+which must change the request rather than send it again unchanged.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from .indi_client import CameraError, CameraTimeout, ExposureCancelled, Frame
+from .indi_client import CameraError, CameraTimeout, ExposureCancelled, ExposureRefused, Frame
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,9 @@ class CameraWatchdog:
     """Owns at most one connected camera made by ``factory()``; ``expose`` retries until it gets a frame."""
 
     def __init__(self, factory: Callable[[], Any], *, stop_event: Optional[threading.Event] = None,
-                 backoff_initial: float = 1.0, backoff_max: float = 30.0, name: str = "camera") -> None:
+                 backoff_initial: float = 1.0, backoff_max: float = 30.0, name: str = "camera",
+                 on_connect: Optional[Callable[[Any], None]] = None,
+                 on_failure: Optional[Callable[[str], None]] = None) -> None:
         if backoff_initial <= 0 or backoff_max < backoff_initial:
             raise ValueError("need 0 < backoff_initial <= backoff_max")
         self.factory = factory
@@ -37,6 +42,8 @@ class CameraWatchdog:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.name = name
+        self.on_connect = on_connect  # called with each newly connected camera
+        self.on_failure = on_failure  # called with a one-line reason for each failed connect or exposure
         self.camera: Any = None
         self.gain: Optional[float] = None
         self.binning: Optional[int] = None
@@ -62,7 +69,7 @@ class CameraWatchdog:
             fn(self.camera)
         except RETRYABLE as exc:
             log.warning("%s: setting %s failed (%s); reconnecting", self.name, what, exc)
-            self._failed()
+            self._failed(f"setting {what} failed: {exc}")
             self._teardown(abort=False)
 
     # -- connection --------------------------------------------------------------
@@ -88,7 +95,7 @@ class CameraWatchdog:
                 _close_quietly(camera)
                 raise CaptureStopped() from None
             except RETRYABLE as exc:
-                self._failed()
+                self._failed(f"connect failed: {exc}")
                 _close_quietly(camera)
                 log.warning("%s: connect attempt %d failed: %s; retrying in %.2fs", self.name, attempt, exc, delay)
                 if self.stop_event.wait(delay):
@@ -99,12 +106,16 @@ class CameraWatchdog:
             self.connects += 1
             if self.connects > 1:
                 log.info("%s: reconnected after %d attempt(s)", self.name, attempt)
+            if self.on_connect is not None:
+                self.on_connect(camera)
             return camera
 
-    def _failed(self) -> None:
+    def _failed(self, reason: str) -> None:
         self.failures += 1
         if self._failing_since is None:
             self._failing_since = time.monotonic()
+        if self.on_failure is not None:
+            self.on_failure(reason)
 
     def _teardown(self, abort: bool) -> None:
         camera, self.camera = self.camera, None
@@ -132,8 +143,11 @@ class CameraWatchdog:
             except ExposureCancelled:
                 self._teardown(abort=False)  # the camera aborted already
                 raise CaptureStopped() from None
+            except ExposureRefused:
+                self.failures += 1
+                raise
             except RETRYABLE as exc:
-                self._failed()
+                self._failed(f"{seconds:g}s exposure failed: {type(exc).__name__}: {exc}")
                 log.warning("%s: %s exposure failed: %s: %s; reconnecting", self.name, f"{seconds:g}s",
                             type(exc).__name__, exc)
                 # a timeout may leave the driver busy: abort it if the link still works
