@@ -29,4 +29,5 @@ def asset_latest(kind: str, camera_uuid: str | None) -> None:
     click.echo(json.dumps({
         "id": asset.id, "kind": asset.kind, "camera_uuid": camera.uuid, "camera": camera.name,
         "create_date_utc": asset.create_date_utc.isoformat(), "create_date": asset.create_date.isoformat(),
-        "utc_offset": asset.utc_offset, "file_size": asset.file_size, "url": Storage.url(asset.filename)}))
+        "utc_offset": asset.utc_offset, "night": asset.night, "file_size": asset.file_size,
+        "url": Storage.url(asset.filename)}))

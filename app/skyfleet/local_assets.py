@@ -12,6 +12,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import longterm_keogram
 from .models import Asset, Camera, utcnow
 from .syncapi.assets import KINDS, build_record
 from .syncapi.metadata import media_extension
@@ -56,6 +57,8 @@ def record_asset(session: Session, storage: Storage, camera: Camera, kind: str, 
         for column, value in record.columns.items():
             setattr(asset, column, value)
         asset.filename, asset.file_size, asset.sha256 = rel, size, digest
+        if record.keogram_pixels:
+            longterm_keogram.keep(session, camera.id, int(meta["createDate"]), record.keogram_pixels)
         session.flush()
         queue.enqueue_asset(session, asset, remotes, method="POST")
         session.commit()

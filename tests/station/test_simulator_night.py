@@ -19,6 +19,7 @@ from skyfleet.station.night import build_night
 from skyfleet.station.recorder import FrameRecorder
 from skyfleet.web import create_app
 from tests.capture.indi_sim import CCD, IndiSim
+from tests.capture.test_loop import fixed_sky
 
 pytestmark = pytest.mark.slow
 FRAMES = 6
@@ -30,7 +31,12 @@ def sim(tmp_path):
         yield s
 
 
-def test_simulator_frames_become_a_night_with_keogram_startrail_and_timelapse(sim, tmp_path):
+@pytest.mark.parametrize("sun_alt, products_wanted", [
+    (-30.0, {"keogram", "startrail", "video"}),  # a night: star trail too
+    (30.0, {"keogram", "video"}),  # a day (daytime capture): no star trail
+], ids=["night", "day"])
+def test_simulator_frames_become_a_night_with_keogram_startrail_and_timelapse(sim, tmp_path, sun_alt,
+                                                                              products_wanted):
     app = create_app({"data_dir": str(tmp_path / "data")})
     with app.app_context():
         upgrade()
@@ -50,7 +56,7 @@ def test_simulator_frames_become_a_night_with_keogram_startrail_and_timelapse(si
         if len(seen) >= FRAMES:
             done.set()
 
-    loop = CaptureLoop(capture, on_frame=on_frame)
+    loop = CaptureLoop(capture, on_frame=on_frame, sky=fixed_sky(sun_alt))
     runner = threading.Thread(target=loop.run, daemon=True)
     runner.start()
     try:
@@ -63,10 +69,10 @@ def test_simulator_frames_become_a_night_with_keogram_startrail_and_timelapse(si
     assert len(images) >= FRAMES
     assert all((storage.root / i.filename).read_bytes()[:3] == b"\xff\xd8\xff" for i in images)
     assert {(i.width, i.height) for i in images} == {(1280, 1024)}
-    # Whatever the real sun says now, build the products of the stored frames' own night or day.
+    assert {i.night for i in images} == {sun_alt < 0}
     day, night = images[0].day_date, images[0].night
     products = {a.kind: a for a in build_night(sessions, storage, recorder.camera, day, ["remote"], night=night)}
-    assert set(products) == ({"keogram", "startrail", "video"} if night else {"keogram", "video"})
+    assert set(products) == products_wanted
     same_period = [i for i in images if i.day_date == day and i.night == night]
     assert products["keogram"].frames == len(same_period)
     exe = shutil.which("ffprobe")

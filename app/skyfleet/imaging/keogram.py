@@ -12,7 +12,7 @@ import numpy as np
 
 from ._frames import check_uint8
 
-__all__ = ["Keogram"]
+__all__ = ["KEOGRAM_PIXELS", "Keogram", "keogram_pixels"]
 
 
 class Keogram:
@@ -67,3 +67,22 @@ class Keogram:
         data = self._buf[: self._n]
         axes = (1, 0, 2) if data.ndim == 3 else (1, 0)
         return np.ascontiguousarray(data.transpose(axes))
+
+
+KEOGRAM_PIXELS = 5
+
+
+def keogram_pixels(img8: np.ndarray, count: int = KEOGRAM_PIXELS) -> list:
+    """``count`` [R, G, B] triples down the keogram's line (the centre column) of one finished frame:
+    each the mean of an equal band of that column, top to bottom.  SyncAPI images carry them as
+    ``keogram_pixels``, and a remote keeps them as the long-term keogram after the images are gone."""
+    check_uint8(img8)
+    column = img8[:, img8.shape[1] // 2].astype(np.float64)
+    if column.ndim == 1:
+        column = np.repeat(column[:, None], 3, axis=1)
+    elif column.shape[1] == 1:
+        column = np.repeat(column, 3, axis=1)
+    else:
+        column = column[:, ::-1]  # OpenCV's BGR -> RGB
+    bands = np.array_split(column, count, axis=0)
+    return [[int(round(v)) for v in band.mean(axis=0)] if len(band) else [0, 0, 0] for band in bands]

@@ -15,6 +15,7 @@ from typing import Callable, Optional, Sequence
 
 from sqlalchemy.orm import sessionmaker
 
+from ..imaging.keogram import keogram_pixels
 from ..imaging.pipeline import ProcessingSettings, process_frame
 from ..local_assets import local_camera, record_asset
 from ..syncapi.storage import Storage
@@ -80,6 +81,7 @@ class FrameRecorder:
             stable=context.stable, moonmode=context.moon_alt > 0, moonphase=round(context.moon_phase, 1),
             sqm=0.0, stars=0, detections=0, process_elapsed=round(processed.process_elapsed, 3),
             width=processed.width, height=processed.height,
+            keogram_pixels=keogram_pixels(processed.image) if processed.image is not None else None,
             data={"sun_alt": round(context.sun_alt, 2), "moon_alt": round(context.moon_alt, 2),
                   "target_adu": context.target_adu, "bayer": processed.bayer_pattern})
         with self.sessions() as session:

@@ -32,7 +32,8 @@ def for_camera(camera: Camera) -> dict:
     return meta
 
 
-def for_asset(asset: Asset, camera: Camera) -> dict:
+def for_asset(asset: Asset, camera: Camera, keogram_pixels: list | None = None) -> dict:
+    """``keogram_pixels``: the image's long-term keogram pixels, sent with it as indi-allsky does."""
     kind = KINDS[asset.kind]
     meta = {
         "type": kind.type_code, "createDate": epoch(asset.create_date_utc),
@@ -51,6 +52,8 @@ def for_asset(asset: Asset, camera: Camera) -> dict:
             if getattr(asset, key) is not None:
                 meta[key] = getattr(asset, key)
         meta["fileSize"] = asset.file_size
+        if keogram_pixels:
+            meta["keogram_pixels"] = keogram_pixels
     elif kind.family == THUMBNAIL_FAMILY:
         meta.update(uuid=asset.uuid, origin=asset.origin if asset.origin is not None else -1,
                     fileSize=asset.file_size)

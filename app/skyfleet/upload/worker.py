@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import longterm_keogram
 from ..models import Asset, Camera, UploadJob
 from . import client as c
 from . import metadata, queue
@@ -85,7 +86,9 @@ class UploadWorker:
             if reply.outcome != c.OK:
                 self.settle(session, job, reply)
                 return
-        meta = metadata.for_asset(asset, camera)
+        pixels = longterm_keogram.pixels_at(session, camera.id, metadata.epoch(asset.create_date_utc)) \
+            if asset.kind == "image" else None
+        meta = metadata.for_asset(asset, camera, keogram_pixels=pixels)
         name = path.name if path is not None else f"{asset.kind}.bin"
         reply = self.client(job.remote).request(job.method, asset.kind, meta, path, name)
         if reply.outcome == c.CAMERA_MISSING:  # the remote lost or never had the camera: register, retry once

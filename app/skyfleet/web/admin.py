@@ -37,6 +37,7 @@ def status():
     return render_template(
         "admin/status.html", sync=queries.sync_status(db.session, cams), camera_host=camera_host,
         capture=station.capture_states(db.session, cams) if camera_host else [],
+        capture_service=station.capture_service_state(settings) if camera_host else None,
         upload=station.upload_state(db.session, settings) if camera_host else None)
 
 

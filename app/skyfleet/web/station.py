@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 
 from sqlalchemy.orm import Session
 
+from ..capture.status import STATE_FILE_NAME, CaptureStatus, read_status
 from ..models import Asset, Camera, utcnow
 from ..settings import Settings
 from ..upload import queue
@@ -49,6 +50,11 @@ class UploadState:
 
 def capture_states(session: Session, cameras: Sequence[Camera]) -> list:
     return [CaptureState(cam, queries.latest(session, cam.id)) for cam in cameras]
+
+
+def capture_service_state(settings: Settings) -> Optional[CaptureStatus]:
+    """What this host's skyfleet-capture last said it is doing (None: it has not said anything yet)."""
+    return read_status(settings.data_dir / STATE_FILE_NAME)
 
 
 def upload_state(session: Session, settings: Settings) -> UploadState:

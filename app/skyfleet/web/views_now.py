@@ -23,7 +23,8 @@ def _station_summary():
     if not station.is_camera_host(settings):
         return None
     cams = queries.cameras(db.session, include_hidden=True)
-    return {"capture": station.capture_states(db.session, cams), "upload": station.upload_state(db.session, settings)}
+    return {"capture": station.capture_states(db.session, cams), "service": station.capture_service_state(settings),
+            "upload": station.upload_state(db.session, settings)}
 
 
 @bp.route("/")
