@@ -32,6 +32,7 @@ class FakeCamera:
         self.binning: Optional[int] = None
         self.connected = False
         self.exposures: List[float] = []
+        self.exposing = threading.Event()  # set once an exposure is under way
 
     def set_gain(self, gain):
         self.gain = gain
@@ -64,6 +65,7 @@ class FakeCamera:
             if what == "timeout":
                 raise CameraTimeout("no BLOB from fake within 1s")
             raise CameraDisconnected("connection lost during exposure")
+        self.exposing.set()
         if self.exposure_delay and cancel is not None and cancel.wait(self.exposure_delay):
             self.log.append("cancelled")
             raise ExposureCancelled("cancelled")

@@ -78,11 +78,11 @@ def test_missing_blob_times_out_with_clear_message(indi_sim):
 
 
 def test_refused_connection_fails_fast():
-    camera = IndiCamera("127.0.0.1", free_port(), CCD, connect_timeout=5)
+    camera = IndiCamera("127.0.0.1", free_port(), CCD, connect_timeout=120)
     started = time.monotonic()
     with pytest.raises(CameraDisconnected, match="cannot connect to indiserver"):
         camera.connect()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # refused at once, not after the connect timeout
     assert not camera.connected
 
 

@@ -169,7 +169,7 @@ def test_wait_state_follows_busy_to_ok_and_reports_alert_and_timeout(server):
         # the Alert from before the command does not count; Busy is waited out
         vec = client.wait_state(DEV, "CCD_TEMPERATURE", 5, since=since,
                                 check=lambda v: v.number("CCD_TEMPERATURE_VALUE") == -10)
-        assert vec.state == "Ok" and 0.45 < time.monotonic() - started < 3
+        assert vec.state == "Ok" and time.monotonic() - started > 0.45  # Busy was waited out
         since = client.send_number(DEV, "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": -80})
         with pytest.raises(CameraError, match=r"CCD_TEMPERATURE went to Alert.*too cold"):
             client.wait_state(DEV, "CCD_TEMPERATURE", 5, since=since)
@@ -184,8 +184,8 @@ def test_wait_state_follows_busy_to_ok_and_reports_alert_and_timeout(server):
         threading.Timer(0.2, cancel.set).start()
         started = time.monotonic()
         with pytest.raises(ExposureCancelled, match="cancelled while waiting for Fake CCD.NOPE"):
-            client.wait_defined(DEV, "NOPE", 30, cancel=cancel)
-        assert time.monotonic() - started < 1
+            client.wait_defined(DEV, "NOPE", 120, cancel=cancel)
+        assert time.monotonic() - started < 30  # the cancel, not the 120 s limit, ended the wait
     finally:
         client.close()
 
@@ -196,7 +196,7 @@ def test_eof_wakes_every_waiter_at_once(server):
 
     def waiter() -> None:
         try:
-            client.wait_blob(30)
+            client.wait_blob(120)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -204,14 +204,14 @@ def test_eof_wakes_every_waiter_at_once(server):
     for t in threads:
         t.start()
     try:
-        time.sleep(0.2)
+        time.sleep(0.2)  # let the waiters start waiting (on a slow box some may not: they fail the same way)
         closed_at = time.monotonic()
         server.close_client()
         with pytest.raises(CameraDisconnected, match=r"lost \(EOF.*while waiting for Fake CCD\.X to be defined"):
-            client.wait_defined(DEV, "X", 30)
-        assert time.monotonic() - closed_at < 0.5
+            client.wait_defined(DEV, "X", 120)
+        assert time.monotonic() - closed_at < 30  # EOF, not the 120 s limit, ended the wait
         for t in threads:
-            t.join(2)
+            t.join(30)
         assert len(errors) == 3 and all(isinstance(e, CameraDisconnected) for e in errors)
         assert not client.connected and "EOF" in client.disconnect_reason
         with pytest.raises(CameraDisconnected, match="not connected"):
@@ -234,8 +234,8 @@ def test_invalid_xml_ends_the_connection(server):
 def test_refused_connection_is_reported_at_once():
     started = time.monotonic()
     with pytest.raises(CameraDisconnected, match="cannot connect to indiserver 127.0.0.1"):
-        IndiClient("127.0.0.1", free_port()).connect()
-    assert time.monotonic() - started < 1
+        IndiClient("127.0.0.1", free_port(), timeout=60).connect()
+    assert time.monotonic() - started < 30  # refused at once, not after the 60 s timeout
 
 
 def test_close_stops_the_reader_thread(server):
@@ -318,7 +318,7 @@ def test_camera_setup_and_exposure_on_the_fake_driver(caplog):
     device = 'Fake & "Odd" <CCD>'
     ccd = FakeCcd(device, burst_pause=0.3)
     srv = FakeIndiServer(ccd)
-    camera = IndiCamera("127.0.0.1", srv.port, device, gain=150, binning=2, connect_timeout=5, blob_margin=5)
+    camera = IndiCamera("127.0.0.1", srv.port, device, gain=150, binning=2, connect_timeout=30, blob_margin=60)
     try:
         with caplog.at_level(logging.DEBUG, logger="skyfleet.capture.indi_client"):
             camera.connect()
@@ -341,7 +341,7 @@ def test_camera_setup_and_exposure_on_the_fake_driver(caplog):
         frame = camera.expose(0.3)
         assert frame.fits_bytes == ccd.frame and frame.fmt == ".fits" and frame.device == device
         assert frame.gain == 100 and frame.binning == 2 and frame.temperature == -5.5
-        assert 0.3 <= frame.exp_to_blob < 2
+        assert frame.exp_to_blob >= 0.3
         ccd.mode = "alert"
         with pytest.raises(CameraError, match="CCD_EXPOSURE Alert.*shutter stuck"):
             camera.expose(0.1)
@@ -359,7 +359,7 @@ def test_camera_setup_and_exposure_on_the_fake_driver(caplog):
         started = time.monotonic()
         with pytest.raises(CameraDisconnected, match=r"lost during a 0\.5s exposure"):
             camera.expose(0.5)
-        assert time.monotonic() - started < 1.5  # EOF noticed at once, not after exposure + margin
+        assert time.monotonic() - started < 30  # EOF noticed at once, not after exposure + 60 s margin
         assert not camera.alive() and camera.abort() is False
     finally:
         camera.close()
@@ -397,6 +397,6 @@ def test_camera_connect_cancel():
     try:
         with pytest.raises(ExposureCancelled):
             camera.connect(cancel=cancel)
-        assert time.monotonic() - started < 1.5 and not camera.connected
+        assert time.monotonic() - started < 30 and not camera.connected  # not the 60 s connect timeout
     finally:
         srv.close()

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from skyfleet.capture.loop import CaptureLoop
 from skyfleet.capture.settings import CaptureSettings
 from skyfleet.capture.sky import SkyState
+from tests.helpers.waiting import wait_until
 
 from .fakes import FakeCamera
 
@@ -83,16 +84,21 @@ def test_real_sky_and_clock_are_used_by_default():
 
 def test_stop_ends_the_loop_promptly_during_an_exposure():
     log = []
-    loop = CaptureLoop(settings(period=60), lambda s: FakeCamera(log, exposure_delay=30), lambda f, c: None,
-                       sky=fixed_sky(-30.0))
+    cameras = []
+
+    def factory(s):
+        cameras.append(FakeCamera(log, exposure_delay=120))
+        return cameras[-1]
+
+    loop = CaptureLoop(settings(period=60), factory, lambda f, c: None, sky=fixed_sky(-30.0))
     runner = threading.Thread(target=loop.run)
     runner.start()
-    time.sleep(0.3)
+    assert wait_until(lambda: cameras and cameras[0].exposing.is_set(), 60)
     started = time.monotonic()
     loop.stop()
-    runner.join(5)
+    runner.join(60)
     assert not runner.is_alive()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # the stop, not the 120 s exposure
     assert "cancelled" in log and log[-1] == "close"
 
 

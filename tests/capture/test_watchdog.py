@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from skyfleet.capture.indi_client import IndiCamera
 from skyfleet.capture.loop import CaptureLoop
 from skyfleet.capture.settings import CaptureSettings
 from skyfleet.capture.watchdog import CameraWatchdog, CaptureStopped
@@ -58,12 +59,12 @@ def test_stop_interrupts_the_backoff():
     log = []
     stop = threading.Event()
     watchdog = CameraWatchdog(lambda: FakeCamera(log, script=["refuse"] * 1000), stop_event=stop,
-                              backoff_initial=5, backoff_max=5)
+                              backoff_initial=120, backoff_max=120)
     threading.Timer(0.3, stop.set).start()
     started = time.monotonic()
     with pytest.raises(CaptureStopped):
         watchdog.expose(1.0)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 60  # the stop, not the 120 s backoff
 
 
 @pytest.mark.slow
@@ -132,13 +133,20 @@ def test_stop_interrupts_a_slow_connect(own_indi_sim):
     """The server answers but the device never appears: stop() must not wait for connect_timeout."""
     settings = CaptureSettings(latitude=52.0, longitude=5.0, indi_port=own_indi_sim.port,
                                ccd_device="Camera That Never Appears", connect_timeout=60.0, period=1.0)
-    loop = CaptureLoop(settings, on_frame=lambda f, c: None)
+    connecting = threading.Event()
+
+    def camera_factory(s):
+        connecting.set()  # the watchdog calls connect() on it right away
+        return IndiCamera.from_settings(s)
+
+    loop = CaptureLoop(settings, camera_factory, on_frame=lambda f, c: None)
     runner = threading.Thread(target=loop.run, daemon=True)
     runner.start()
-    time.sleep(2.5)  # astropy's first sky computation, then the connect is waiting
+    assert connecting.wait(60)
+    time.sleep(0.5)  # well inside the 60 s connect
     started = time.monotonic()
     loop.stop()
-    runner.join(10)
+    runner.join(60)
     assert not runner.is_alive()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 30  # the stop, not the 60 s connect timeout
     assert loop.frames == 0
