@@ -1,4 +1,7 @@
-"""A camera host (its own SQLite database, storage and settings file) and a real remote under gunicorn."""
+"""A camera host (its own database, storage and settings file) and a real remote under gunicorn.
+
+The camera host's database is a SQLite file, or a PostgreSQL database of its own in the PostgreSQL pass.
+"""
 from __future__ import annotations
 
 import os
@@ -16,8 +19,20 @@ from skyfleet.models import Asset, UploadJob
 from skyfleet.upload.config import from_table
 from skyfleet.upload.worker import UploadWorker
 from skyfleet.web import create_app
+from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
+from tests.helpers.databases import drop_own_database, own_database_url
 from tests.helpers.live import LiveServer, running_server
+from tests.helpers.waiting import wait_until
+
+_open_hosts: list[CameraHost] = []
+
+
+@pytest.fixture(autouse=True)
+def close_camera_hosts():
+    yield
+    while _open_hosts:
+        _open_hosts.pop().close()
 
 
 @dataclass
@@ -33,19 +48,22 @@ class CameraHost:
         self.key_file = self.root / "remote.key"
         self.key_file.write_text((self.key or self.remote.key) + "\n")
         os.chmod(self.key_file, 0o600)
-        self.upload_table = {"lease_seconds": 3.0, "retry_base_seconds": 0.2, "retry_max_seconds": 1.0,
+        # a lease long enough that a heartbeat starved on a loaded box never hands a job to a second
+        # worker; the takeover test sets a short one
+        self.upload_table = {"lease_seconds": 30.0, "retry_base_seconds": 0.2, "retry_max_seconds": 1.0,
                              "idle_poll_seconds": 0.1, **upload_overrides,
                              "remotes": [{"name": "remote", "url": self.remote.url + "/indi-allsky",
                                           "username": self.remote.user, "api_key_file": str(self.key_file),
                                           "protocol": self.protocol, "read_timeout": 60.0}]}
-        self.config = {"data_dir": str(self.data), "database_url": f"sqlite:///{self.data / 'local.db'}",
-                       "upload": self.upload_table}
+        self.database_url = own_database_url(self.data / "local.db")
+        self.config = {"data_dir": str(self.data), "database_url": self.database_url, "upload": self.upload_table}
         self.toml = self.root / "skyfleet.toml"
         self.toml.write_text(_toml(self.config))
         self.app = create_app(self.config)
         with self.app.app_context():
             upgrade()
         self.sessions = session_factory(self.config["database_url"])
+        _open_hosts.append(self)
         self.storage = storage_for(self.app.extensions["skyfleet"].settings.storage_dir)
         self.upload = from_table(self.upload_table)
         with self.sessions() as s:
@@ -86,7 +104,7 @@ class CameraHost:
         for t in threads:
             t.start()
         try:
-            assert wait_for(lambda: self.waiting() == 0, timeout), f"{self.waiting()} jobs still waiting"
+            assert wait_until(lambda: self.waiting() == 0, timeout), f"{self.waiting()} jobs still waiting"
         finally:
             stop.set()
             for t in threads:
@@ -96,22 +114,19 @@ class CameraHost:
         with self.sessions() as s:
             return s.scalar(select(func.count(UploadJob.id)).where(UploadJob.state.in_(("pending", "leased"))))
 
+    def close(self) -> None:
+        """Let go of the database (and drop it, when it is a PostgreSQL one)."""
+        self.sessions.kw["bind"].dispose()
+        with self.app.app_context():
+            db.engine.dispose()
+        drop_own_database(self.database_url)
+
     def jobs(self, state=None) -> list:
         with self.sessions() as s:
             q = select(UploadJob).order_by(UploadJob.id)
             if state:
                 q = q.where(UploadJob.state == state)
             return list(s.scalars(q))
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:
-    import time
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def _toml(config: dict) -> str:

@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,9 @@ import requests
 from skyfleet.upload import client as c
 from skyfleet.upload import metadata
 from tests.helpers import metadata as mdh
-from tests.helpers.live import free_port
-from tests.upload.conftest import CameraHost, remote_assets, wait_for
+from tests.helpers.live import free_port, running_server
+from tests.helpers.waiting import wait_until
+from tests.upload.conftest import CameraHost, remote_assets
 
 pytestmark = pytest.mark.slow
 
@@ -63,12 +63,11 @@ def test_remote_down_then_up_delivers_everything_exactly_once(tmp_path, remote):
     for w in workers:
         w.start()
     try:
-        time.sleep(3)  # the workers meet a dead remote and back off
-        failing = [j for j in host.jobs() if j.last_error]
-        assert failing and "unreachable" in failing[0].last_error
-        assert all(j.state in ("pending", "leased") for j in host.jobs())
+        assert wait_until(lambda: any("unreachable" in (j.last_error or "") for j in host.jobs()), 60), \
+            "no worker met the dead remote"
+        assert all(j.state in ("pending", "leased") for j in host.jobs())  # backing off, none given up
         remote.start()
-        assert wait_for(lambda: host.waiting() == 0, 120)
+        assert wait_until(lambda: host.waiting() == 0, 180), f"{host.waiting()} jobs still waiting"
     finally:
         stop.set()
         for w in workers:
@@ -101,12 +100,12 @@ def test_worker_killed_mid_upload_delivers_once_without_partial_file(tmp_path, r
         def partial_upload_running():
             parts = list(staging.glob("upload-*.part")) if staging.exists() else []
             return any(p.stat().st_size > 20 * 1024 * 1024 for p in parts if p.exists())
-        assert wait_for(partial_upload_running, 60, 0.02), "the upload never started"
+        assert wait_until(partial_upload_running, 120, interval=0.02), "the upload never started"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert [a for a in remote_assets(remote) if a[1] == "video"] == []
-    assert wait_for(lambda: not list(staging.glob("*")), 30), "the remote kept a partial upload"
+    assert wait_until(lambda: not list(staging.glob("*")), 60), "the remote kept a partial upload"
     job = [j for j in host.jobs() if j.asset_id == asset.id][0]
     assert job.state == "leased" and job.lease_owner.endswith("doomed")
     host.drain(timeout=180)  # a new worker takes the job over once the lease expired
@@ -118,33 +117,29 @@ def test_worker_killed_mid_upload_delivers_once_without_partial_file(tmp_path, r
 def test_disk_full_on_remote_waits_then_drains(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
-    from tests.helpers.live import LiveServer
     disk = tmp_path / "small"
     disk.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], check=True)
-    remote = LiveServer(tmp_path / "remote", extra_settings=f'storage_dir = "{disk / "images"}"\n')
     try:
-        remote.prepare()
-        remote.start()
-        filler = disk / "filler"
-        filler.write_bytes(b"\0" * (7 * 1024 * 1024))
-        host = CameraHost(tmp_path / "cam", remote).setup()
-        for i in range(3):
-            host.add("image", os.urandom(1500 * 1024), createDate=mdh.NIGHT_START + i)
-        stop = threading.Event()
-        t = threading.Thread(target=host.worker(stop=stop).run)
-        t.start()
-        try:
-            assert wait_for(lambda: any(j.last_status == 507 for j in host.jobs()), 30)
-            assert host.jobs("parked") == [] and host.waiting() > 0
-            filler.unlink()
-            assert wait_for(lambda: host.waiting() == 0, 60)
-        finally:
-            stop.set()
-            t.join()
-        assert len([a for a in remote_assets(remote) if a[1] == "image"]) == 3
+        with running_server(tmp_path / "remote", extra_settings=f'storage_dir = "{disk / "images"}"\n') as remote:
+            filler = disk / "filler"
+            filler.write_bytes(b"\0" * (7 * 1024 * 1024))
+            host = CameraHost(tmp_path / "cam", remote).setup()
+            for i in range(3):
+                host.add("image", os.urandom(1500 * 1024), createDate=mdh.NIGHT_START + i)
+            stop = threading.Event()
+            t = threading.Thread(target=host.worker(stop=stop).run)
+            t.start()
+            try:
+                assert wait_until(lambda: any(j.last_status == 507 for j in host.jobs()), 60), "no 507 seen"
+                assert host.jobs("parked") == [] and host.waiting() > 0
+                filler.unlink()
+                assert wait_until(lambda: host.waiting() == 0, 120), f"{host.waiting()} jobs still waiting"
+            finally:
+                stop.set()
+                t.join()
+            assert len([a for a in remote_assets(remote) if a[1] == "image"]) == 3
     finally:
-        remote.stop()
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 

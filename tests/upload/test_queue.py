@@ -1,4 +1,4 @@
-"""The outbox on its own: leases, ordering, backoff, parking (real SQLite database, no server)."""
+"""The outbox on its own: leases, ordering, backoff, parking (a real database of the camera host, no server)."""
 import datetime as dt
 import random
 
