@@ -221,3 +221,20 @@ def test_sync_probe_checks_a_key_before_it_is_installed(tmp_path, remote):
     closed = cli.invoke(args=["sync", "probe", f"http://127.0.0.1:{free_port()}/x", "--username", remote.user],
                         input=remote.key)
     assert closed.exit_code == 1 and "/x as " in closed.output and "unreachable" in closed.output
+
+
+def test_a_worker_on_a_host_with_a_long_name_still_claims_and_delivers(host):
+    """The lease owner column holds 64 characters, and PostgreSQL enforces it (SQLite does not)."""
+    host.add("image", os.urandom(512))
+    worker = host.worker(name=f"{'camera-host-at-the-dark-site-' * 3}1")  # 88 characters
+    assert len(worker.name) == 64 and worker.name.endswith("site-1")
+    stop = threading.Event()
+    worker.stop = stop
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    try:
+        assert wait_until(lambda: host.waiting() == 0, 120), [j.last_error for j in host.jobs()]
+    finally:
+        stop.set()
+        runner.join(120)
+    assert [j.state for j in host.jobs()] == ["done", "done"]  # the camera, then the image

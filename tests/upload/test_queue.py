@@ -87,6 +87,8 @@ def test_enqueueing_twice_keeps_one_job_per_asset_and_remote(offline_host):
      "upload.remotes[0].protocol"),
     ({"remotes": [{"name": "r", "url": "https://x", "username": "u", "api_key": "k", "ca_file": "/nope.pem"}]},
      "upload.remotes[0].ca_file"),
+    ({"remotes": [{"name": "r" * 65, "url": "https://x", "username": "u", "api_key": "k"}]},
+     "upload.remotes[0].name must be at most 64 characters, got 65"),
     ({"workerz": 2}, "upload.workerz"),
     ({"workers": "two"}, "upload.workers"),
 ])

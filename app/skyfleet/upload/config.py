@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional
 from urllib.parse import urlparse
 
 PROTOCOLS = ("auto", "skyfleet", "indi-allsky")
+REMOTE_NAME_LENGTH = 64  # UploadJob.remote
 
 
 class UploadConfigError(ValueError):
@@ -105,6 +106,9 @@ def _remote(index: int, raw: Any) -> RemoteConfig:
                                 f"trailing '/', got {remote.url!r}")
     if remote.protocol not in PROTOCOLS:
         raise UploadConfigError(f"upload.remotes[{index}].protocol must be one of {', '.join(PROTOCOLS)}")
+    if len(remote.name) > REMOTE_NAME_LENGTH:
+        raise UploadConfigError(f"upload.remotes[{index}].name must be at most {REMOTE_NAME_LENGTH} characters, "
+                                f"got {len(remote.name)}")
     if not remote.api_key and not remote.api_key_file:
         raise UploadConfigError(f"upload.remotes[{index}]: set api_key_file (or api_key)")
     if remote.ca_file and not Path(remote.ca_file).is_file():

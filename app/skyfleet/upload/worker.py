@@ -22,6 +22,15 @@ from .config import RemoteConfig, UploadSettings
 log = logging.getLogger(__name__)
 
 
+LEASE_OWNER_LENGTH = 64  # UploadJob.lease_owner
+
+
+def lease_owner(name: str) -> str:
+    """A worker's name as its leases record it: at most 64 characters (PostgreSQL enforces the column's
+    length), keeping the end, which tells the workers of one host apart."""
+    return name if len(name) <= LEASE_OWNER_LENGTH else name[-LEASE_OWNER_LENGTH:]
+
+
 class UploadWorker:
     def __init__(self, upload: UploadSettings, storage_dir: Path, sessions: sessionmaker, name: str = "",
                  stop: Optional[threading.Event] = None,
@@ -29,7 +38,7 @@ class UploadWorker:
         self.upload = upload
         self.storage_dir = Path(storage_dir)
         self.sessions = sessions
-        self.name = name or f"{socket.gethostname()}-{id(self):x}"
+        self.name = lease_owner(name or f"{socket.gethostname()}-{id(self):x}")
         self.stop = stop or threading.Event()
         self.client_factory = client_factory or (lambda r: c.SyncClient(r, r.load_key()))
         self.clients: dict = {}
