@@ -46,6 +46,30 @@ def hosts_of(inventory: Path) -> Dict[str, List[str]]:
     return {group: data.get(group, {}).get("hosts", []) for group in ("remote", "local")}
 
 
+def vault_secrets(inventory: Path) -> List[str]:
+    """Every string the inventory's vault files hold (API keys, passwords), decrypted with the
+    scenario's vault password: none of them may ever show in a run's output."""
+    found: List[str] = []
+
+    def leaves(value) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                leaves(v)
+        elif isinstance(value, list):
+            for v in value:
+                leaves(v)
+        elif isinstance(value, str) and len(value) >= 8:
+            found.append(value)
+
+    for vault in sorted(inventory.glob("group_vars/*/vault.yml")):
+        plain = subprocess.run(["ansible-vault", "view", str(vault)], capture_output=True, text=True, check=True,
+                               env=os.environ).stdout
+        leaves(yaml.safe_load(plain))
+    if not found:
+        raise RuntimeError(f"no secrets found in {inventory}/group_vars/*/vault.yml")
+    return found
+
+
 def set_host_vars(inventory: Path, host: str, values: dict) -> None:
     """Add `values` to the host's host_vars file (kept: what the scenario itself sets there)."""
     path = inventory / "host_vars" / f"{host}.yml"
@@ -63,11 +87,22 @@ class Run:
         return self.rc != 0 and all(p in self.output for p in phrases)
 
 
+def deployed_sources() -> List[str]:
+    """The -e options that make a run deploy what converge deployed: script/test-ansible converges a
+    snapshot of app/ and requirements/, so edits made since cannot show up as a change."""
+    options = []
+    for var, env in (("skyfleet_app_source_dir", "SKYFLEET_TEST_APP_SOURCE_DIR"),
+                     ("skyfleet_app_requirements_dir", "SKYFLEET_TEST_REQUIREMENTS_DIR")):
+        if os.environ.get(env):
+            options += ["-e", f"{var}={os.environ[env]}"]
+    return options
+
+
 def run_site(inventory: Path, *args: str, timeout: float = 600) -> Run:
     site = Path(molecule_env("MOLECULE_PROJECT_DIRECTORY")) / "site.yml"
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), str(site), *args], capture_output=True,
-                          text=True, env=env, timeout=timeout)
+    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), str(site), *deployed_sources(), *args],
+                          capture_output=True, text=True, env=env, timeout=timeout)
     return Run(proc.returncode, proc.stdout + proc.stderr)
 
 

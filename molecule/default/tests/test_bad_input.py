@@ -8,7 +8,16 @@ import shlex
 
 import pytest
 import testinfra
-from playbook_runs import Run, hosts_of, inventory_copy, molecule_env, run_site, set_host_vars, state_of
+from playbook_runs import (
+    Run,
+    hosts_of,
+    inventory_copy,
+    molecule_env,
+    run_site,
+    set_host_vars,
+    state_of,
+    vault_secrets,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +30,26 @@ def hosts(tmp_path_factory):
     return groups, handles
 
 
+@pytest.fixture(scope="module")
+def secrets(tmp_path_factory):
+    """The real vault values (the SyncAPI key, the admin password, ...) of the scenario's inventory."""
+    return vault_secrets(inventory_copy(tmp_path_factory.mktemp("vault") / "inventory"))
+
+
 @pytest.fixture
 def inventory(tmp_path):
     return inventory_copy(tmp_path / "inventory")
+
+
+@pytest.fixture
+def no_secret_shown(secrets):
+    """Collects each run of a test; after it, assert no vault value appears in any run's output."""
+    runs = []
+    yield runs
+    assert runs, "the test registered no run to check"
+    for run in runs:
+        shown = [f"{s[:4]}... ({len(s)} characters)" for s in secrets if s in run.output]
+        assert not shown, f"vault values in the output of a failed run: {shown}"
 
 
 @pytest.fixture
@@ -46,43 +72,55 @@ def explain(run: Run) -> str:
     return f"exit {run.rc}; last lines:\n" + "\n".join(run.output.splitlines()[-40:])
 
 
-def test_missing_vault_value_names_the_vault_variable(inventory, unchanged):
+def test_missing_vault_value_names_the_vault_variable(inventory, unchanged, no_secret_shown):
     (inventory / "group_vars" / "all" / "vault.yml").unlink()
     run = run_site(inventory)
+    no_secret_shown.append(run)
     assert run.failed_with("skyfleet_syncapi_api_key must be 64 lowercase hex characters",
                            "set vault_skyfleet_syncapi_api_key in the inventory's group_vars/all/vault.yml"), \
         explain(run)
 
 
-def test_typo_in_a_variable_is_refused_by_name(inventory, hosts, unchanged):
+def test_typo_in_a_variable_is_refused_by_name(inventory, hosts, unchanged, no_secret_shown):
     set_host_vars(inventory, camera_host(hosts), {"skyfleet_camera_perod": 30})
     run = run_site(inventory, "--limit", camera_host(hosts))
+    no_secret_shown.append(run)
     assert run.failed_with(f"Unknown variable(s) on {camera_host(hosts)}: skyfleet_camera_perod"), explain(run)
 
 
-def test_unreachable_remote_stops_before_any_change(inventory, hosts, unchanged):
+def test_unreachable_remote_stops_before_any_change(inventory, hosts, unchanged, no_secret_shown):
     remote = hosts[0]["remote"][0]
     url = f"https://{remote}:9/indi-allsky"
     set_host_vars(inventory, camera_host(hosts), {"skyfleet_syncapi_remote_url": url})
     run = run_site(inventory, "--limit", camera_host(hosts))
+    no_secret_shown.append(run)
     # a pure camera host stops at local.yml's TCP check; a host that is its own remote already at
     # skyfleet_syncapi's HTTPS check in remote.yml: both name the host and the URL
     assert run.failed_with(f"{camera_host(hosts)} cannot reach", url), explain(run)
 
 
-def test_wrong_api_key_is_refused_before_it_is_installed(inventory, hosts, unchanged):
+def test_wrong_api_key_is_refused_before_it_is_installed(inventory, hosts, unchanged, no_secret_shown):
     groups, _ = hosts
-    if set(groups["local"]) & set(groups["remote"]):
-        pytest.skip("the camera host is its own remote here: a host_vars key would be set on both sides")
+    camera, remote = camera_host(hosts), groups["remote"][0]
     wrong = "0123456789abcdef" * 4
-    set_host_vars(inventory, camera_host(hosts), {"skyfleet_syncapi_api_key": wrong})
-    run = run_site(inventory, "--limit", camera_host(hosts))
-    assert run.failed_with(f"{camera_host(hosts)} cannot upload to remote 'remote': https://", "as skyfleet-sync: "
+    if camera in groups["remote"]:
+        # the camera host is its own remote: a host_vars key would change the account too, so the
+        # wrong key goes to a second remote entry for the same server
+        set_host_vars(inventory, camera, {"skyfleet_syncapi_extra_remotes": [{
+            "name": "second", "url": f"https://{remote}/indi-allsky", "api_key": wrong,
+            "certificate_host": remote}]})
+        remote_name = "second"
+    else:
+        set_host_vars(inventory, camera, {"skyfleet_syncapi_api_key": wrong})
+        remote_name = "remote"
+    run = run_site(inventory, "--limit", camera)
+    no_secret_shown.append(run)
+    assert run.failed_with(f"{camera} cannot upload to remote '{remote_name}': https://", "as skyfleet-sync: "
                            "HTTP 401 authentication failed", "Nothing was installed"), explain(run)
     assert wrong not in run.output
 
 
-def test_unsupported_distribution_is_refused_with_its_name(inventory, hosts, unchanged):
+def test_unsupported_distribution_is_refused_with_its_name(inventory, hosts, unchanged, no_secret_shown):
     name = camera_host(hosts)
     host = hosts[1][name]
     fake = 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="20.04"\nVERSION_CODENAME=focal\n'
@@ -91,6 +129,7 @@ def test_unsupported_distribution_is_refused_with_its_name(inventory, hosts, unc
     try:
         host.check_output(f"printf %s {shlex.quote(fake)} > {real}")
         run = run_site(inventory, "--limit", name)
+        no_secret_shown.append(run)
     finally:
         host.check_output(f"mv -f {real}.skyfleet-test {real}")
     assert run.failed_with(f"{name} runs Ubuntu 20.04", "Supported: Debian 11/12/13"), explain(run)
