@@ -159,7 +159,7 @@ class CaptureLoop:
             self.night = night
             self.watchdog.set_gain(self.driver.gain_for(night))
             limits = self.driver.exposure_limits(night)
-            log.info("%s (sun at %.1f deg): gain %g, exposure %s s", "night" if night else "day",
+            log.info("%s (sun at %.1f deg): gain %g, configured exposure %s s", "night" if night else "day",
                      sky.sun_alt, self.watchdog.gain, limits)
             if self.exposure is None:
                 self.exposure = s.exposure_initial if s.exposure_initial is not None else limits.minimum
