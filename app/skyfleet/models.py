@@ -163,7 +163,8 @@ class Asset(Base):
     temp: Mapped[Optional[float]] = mapped_column(Float)
     calibrated: Mapped[Optional[bool]] = mapped_column(Boolean)
     adu: Mapped[Optional[float]] = mapped_column(Float)
-    adu_roi: Mapped[Optional[bool]] = mapped_column(Boolean)
+    # indi-allsky's ADU_ROI setting: [] (whole frame) or [x1, y1, x2, y2]
+    adu_roi: Mapped[Optional[list]] = mapped_column(JSON(none_as_null=True))
     stable: Mapped[Optional[bool]] = mapped_column(Boolean)
     moonmode: Mapped[Optional[bool]] = mapped_column(Boolean)
     moonphase: Mapped[Optional[float]] = mapped_column(Float)

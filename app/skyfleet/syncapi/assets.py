@@ -14,24 +14,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from ..models import ASSET_CLASSES, Camera
+from ..models import ASSET_CLASSES, Asset, Camera
 from . import metadata as md
+from .fields import REFUSED, Fields, to_integer, to_number_list, to_utc_offset
 
 IMAGE_FAMILY, NIGHT_FAMILY, MINIVIDEO_FAMILY, THUMBNAIL_FAMILY = "image", "night", "minivideo", "thumbnail"
 
-# Image-like metadata keys and how they are read (all optional beyond createDate/dayDate/night).
-_IMAGE_FIELDS: dict[str, Callable[[dict, str], Any]] = {
-    "exposure": md.number, "exp_elapsed": md.number, "gain": md.number, "binmode": md.integer,
-    "temp": md.number, "calibrated": md.boolean, "adu": md.number, "adu_roi": md.boolean,
-    "stable": md.boolean, "moonmode": md.boolean, "moonphase": md.number, "sqm": md.number,
-    "stars": md.integer, "detections": md.integer, "process_elapsed": md.number,
-    "kpindex": md.number, "ovation_max": md.integer, "smoke_rating": md.integer, "exclude": md.boolean,
-}
-_NIGHT_FIELDS: dict[str, Callable[[dict, str], Any]] = {
-    "framerate": md.number, "frames": md.integer, "success": md.boolean,
-}
+# Columns filled from the metadata key of the same name, read by the column's type (see fields.py).
+_COMMON_COLUMNS = ("width", "height", "remote_url", "s3_key")
+_IMAGE_COLUMNS = ("exposure", "exp_elapsed", "gain", "binmode", "temp", "calibrated", "adu", "stable",
+                  "moonmode", "moonphase", "sqm", "stars", "detections", "process_elapsed", "kpindex",
+                  "ovation_max", "smoke_rating", "exclude")
+_NIGHT_COLUMNS = ("framerate", "frames", "success")
+# Keys that are read elsewhere or mean nothing here: never kept under data["_received"].
+_NOT_KEPT = ("type", "camera_uuid", "file_size", "fileSize", "id")
+_PIXEL = to_integer(0, 65535)
 
 
 @dataclass(frozen=True)
@@ -84,52 +83,74 @@ def _night_word(night: bool) -> str:
 
 
 def build_record(kind: AssetKind, meta: dict, camera: Camera) -> AssetRecord:
-    """Validate the metadata of a POST/PUT and compute the row and its place in storage."""
+    """Validate the metadata of a POST/PUT and compute the row and its place in storage.
+
+    Strict keys (identity, path) raise InvalidMetadata; every other field is read tolerantly.
+    """
     created = md.epoch(meta, "createDate", required=True)
-    offset = md.utc_offset(meta, required=True)
     day = md.day_date(meta)
-    night = md.boolean(meta, "night", required=True)
+    night = md.flag(meta, "night", required=True)
+    thumbnail_uuid = md.uuid(meta, "thumbnail_uuid")
+    fields = Fields(meta)
+    fields.seen.update(("createDate", "dayDate", "night", "thumbnail_uuid"))
+    # A missing or unusable offset: the one the camera announced when it synced.
+    offset = fields.get("utc_offset", to_utc_offset, default=camera.utc_offset or 0)
     created_utc = _utc(created)
     local = created_utc + dt.timedelta(seconds=offset)
     columns: dict[str, Any] = {
         "create_date_utc": created_utc, "create_date": local, "utc_offset": offset, "day_date": day,
-        "night": night, "width": md.integer(meta, "width", minimum=0),
-        "height": md.integer(meta, "height", minimum=0), "data": md.data_object(meta),
-        "remote_url": md.text(meta, "remote_url"), "s3_key": md.text(meta, "s3_key"),
-        "thumbnail_uuid": md.uuid(meta, "thumbnail_uuid"),
+        "night": night, "thumbnail_uuid": thumbnail_uuid, **fields.columns(Asset.__table__, _COMMON_COLUMNS),
     }
+    data = fields.data()
+    record = _record_for(kind, meta, fields, columns, camera, created, local, day.strftime("%Y%m%d"), night)
+    fields.keep_unread(_NOT_KEPT)
+    columns["data"] = fields.with_received(data)
+    return record
+
+
+def _record_for(kind: AssetKind, meta: dict, fields: Fields, columns: dict, camera: Camera, created: float,
+                local: dt.datetime, day_s: str, night: bool) -> AssetRecord:
     base = f"ccd_{camera.uuid}"
-    day_s = day.strftime("%Y%m%d")
     if kind.family == IMAGE_FAMILY:
-        for key, reader in _IMAGE_FIELDS.items():
-            columns[key] = reader(meta, key)
+        columns.update(fields.columns(Asset.__table__, _IMAGE_COLUMNS))
+        columns["adu_roi"] = fields.get("adu_roi", to_number_list)
+        pixels = fields.get("keogram_pixels", _keogram_pixels) if kind.segment == "image" else None
         folder = f"{base}/{kind.folder}/{day_s}/{_night_word(night)}/{local:%d_%H}"
         return AssetRecord(
             natural_key=str(int(created)), columns=columns,
-            path_stem=f"{folder}/{kind.prefix}ccd{camera.id}_{local:%Y%m%d_%H%M%S}",
-            keogram_pixels=md.keogram_pixels(meta) if kind.segment == "image" else None)
+            path_stem=f"{folder}/{kind.prefix}ccd{camera.id}_{local:%Y%m%d_%H%M%S}", keogram_pixels=pixels)
     if kind.family == THUMBNAIL_FAMILY:
         thumb = md.uuid(meta, "uuid", required=True)
-        origin = md.integer(meta, "origin")
-        columns.update(uuid=thumb, origin=-1 if origin is None else origin)
-        if columns["origin"] in _IMAGE_ORIGINS:
-            folder = "panoramas" if columns["origin"] == 13 else "exposures"
+        fields.seen.add("uuid")
+        # indi-allsky's default origin (-1) when it is missing or unusable: beside the images.
+        origin = fields.get("origin", to_integer(-2**31, 2**31 - 1), default=-1)
+        columns.update(uuid=thumb, origin=origin)
+        if origin in _IMAGE_ORIGINS:
+            folder = "panoramas" if origin == 13 else "exposures"
             parent = f"{base}/{folder}/{day_s}/{_night_word(night)}/{local:%d_%H}"
         else:
             parent = f"{base}/timelapse/{day_s}"
         return AssetRecord(natural_key=thumb, columns=columns, path_stem=f"{parent}/thumbnails/{thumb}")
-    for key, reader in _NIGHT_FIELDS.items():
-        columns[key] = reader(meta, key)
+    columns.update(fields.columns(Asset.__table__, _NIGHT_COLUMNS))
     name = f"{kind.prefix}ccd{camera.id}_{day_s}_{_night_word(night)}{kind.stamp_sep}{int(created)}"
     stem = f"{base}/timelapse/{day_s}/{name}"
     if kind.family == MINIVIDEO_FAMILY:
+        # Several mini timelapses per night are normal: keyed by their span, so start and end are strict.
         start = md.epoch(meta, "startDate", required=True)
         end = md.epoch(meta, "endDate", required=True)
-        columns.update(target_date=_utc(md.epoch(meta, "targetDate", required=True)),
-                       start_date=_utc(start), end_date=_utc(end), note=md.text(meta, "note", max_len=4096))
-        # Several mini timelapses per night are normal: keyed by their span, not by the night.
+        fields.seen.update(("startDate", "endDate"))
+        columns.update(start_date=_utc(start), end_date=_utc(end),
+                       target_date=fields.column(Asset.__table__.c.target_date, "targetDate"),
+                       note=fields.column(Asset.__table__.c.note))
         return AssetRecord(natural_key=f"{int(start)}-{int(end)}", columns=columns, path_stem=stem)
     return AssetRecord(natural_key=f"{day_s}-{_night_word(night)}", columns=columns, path_stem=stem)
+
+
+def _keogram_pixels(value: Any) -> Any:
+    """Five [R, G, B] integer triples (or fewer); anything else is kept under data["_received"]."""
+    ok = isinstance(value, list) and len(value) <= 16 and all(
+        isinstance(px, list) and len(px) == 3 and all(_PIXEL(c) is not REFUSED for c in px) for px in value)
+    return [[_PIXEL(c) for c in px] for px in value] if ok else REFUSED
 
 
 def lookup_key(kind: AssetKind, meta: dict) -> str | None:
@@ -141,5 +162,5 @@ def lookup_key(kind: AssetKind, meta: dict) -> str | None:
     if kind.family == MINIVIDEO_FAMILY and meta.get("startDate") is not None:
         return f"{int(md.epoch(meta, 'startDate', required=True))}-{int(md.epoch(meta, 'endDate', required=True))}"
     if kind.family == NIGHT_FAMILY and meta.get("dayDate") is not None:
-        return f"{md.day_date(meta):%Y%m%d}-{_night_word(bool(md.boolean(meta, 'night', required=True)))}"
+        return f"{md.day_date(meta):%Y%m%d}-{_night_word(bool(md.flag(meta, 'night', required=True)))}"
     return None

@@ -22,9 +22,12 @@ from ..models import SyncNonce, User, utcnow
 from . import signing
 from .errors import AuthFailed, BadRequest
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_@.-]{1,64}$")
-HEX_RE = re.compile(r"^[0-9a-f]+$")
-NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_@.-]{1,64}\Z")  # anchored: accounts.py uses .match()
+HEX_RE = re.compile(r"[0-9a-f]+")
+NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# ASCII digits only (str.isdigit() also takes '²' or Arabic-Indic digits, which int() refuses or
+# reads), and few enough that the time stays a small number.
+UNIX_SECONDS_RE = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass
@@ -54,7 +57,7 @@ class Authenticator:
             raise AuthFailed("missing or malformed Authorization header")
         scheme_word, credentials = pieces
         user_sig = credentials.split(":")
-        if len(user_sig) != 2 or not USERNAME_RE.match(user_sig[0]):
+        if len(user_sig) != 2 or not USERNAME_RE.fullmatch(user_sig[0]):
             raise AuthFailed("malformed credentials in Authorization header")
         username, signature = user_sig
         if scheme_word == signing.V2_SCHEME:
@@ -67,7 +70,7 @@ class Authenticator:
         return self._load_user(username, signature, "v1")
 
     def _load_user(self, username: str, signature: str, scheme: str) -> AuthState:
-        if not HEX_RE.match(signature):
+        if not HEX_RE.fullmatch(signature):
             raise AuthFailed(f"user {username}: signature is not lowercase hex")
         user = self.session.scalar(select(User).where(User.username == username))
         if user is None:
@@ -88,15 +91,15 @@ class Authenticator:
         nonce = headers.get(signing.HEADER_NONCE, "")
         meta_sha = headers.get(signing.HEADER_METADATA_SHA256, "")
         media_sha = headers.get(signing.HEADER_MEDIA_SHA256, "")
-        if not raw_date.isdigit():
+        if not UNIX_SECONDS_RE.fullmatch(raw_date):
             raise AuthFailed(f"user {name}: {signing.HEADER_DATE} missing or not unix seconds",
                              message=f"{signing.HEADER_DATE} header missing or not an integer")
-        if not NONCE_RE.match(nonce):
+        if not NONCE_RE.fullmatch(nonce):
             raise AuthFailed(f"user {name}: bad {signing.HEADER_NONCE}",
                              message=f"{signing.HEADER_NONCE} must be 16-64 characters [A-Za-z0-9_-]")
         for header_name, digest in ((signing.HEADER_METADATA_SHA256, meta_sha),
                                     (signing.HEADER_MEDIA_SHA256, media_sha)):
-            if len(digest) != 64 or not HEX_RE.match(digest):
+            if len(digest) != 64 or not HEX_RE.fullmatch(digest):
                 raise AuthFailed(f"user {name}: bad {header_name}",
                                  message=f"{header_name} must be a lowercase hex sha256")
         timestamp = int(raw_date)

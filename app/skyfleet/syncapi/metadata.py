@@ -1,23 +1,26 @@
-"""Validation of SyncAPI metadata: parse leniently as indi-allsky writes it, then check every key we use.
+"""SyncAPI metadata: parsing, and the strict readers for the keys that decide identity, a path or a size.
 
-Each problem is an InvalidMetadata (HTTP 422) that names the key, instead of indi-allsky's 500.
+Only these keys are strict: `camera_uuid`, `uuid`, `thumbnail_uuid`, `createDate`, `dayDate`,
+`night`, `file_size`, `id`, a mini timelapse's `startDate`/`endDate` (its key) and the media file
+name.  A missing or bad value there is an InvalidMetadata (HTTP 422) that names the key.  Every other
+field is read tolerantly by `fields.Fields`: what does not fit its column is kept, never refused.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 import uuid as uuidlib
 from typing import Any
 
+from . import jsontext
 from .errors import InvalidMetadata
 
-DAYDATE_RE = re.compile(r"^\d{8}$")
-EXTENSION_RE = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
-MAX_UTC_OFFSET = 18 * 3600
+DAYDATE_RE = re.compile(r"[0-9]{8}")
+EXTENSION_RE = re.compile(r"\.[A-Za-z0-9]{1,10}")
 EPOCH_MIN = dt.datetime(1990, 1, 1, tzinfo=dt.timezone.utc).timestamp()
 EPOCH_MAX = dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+ROW_ID_MAX = 2**63 - 1  # BigInteger; also bounds file_size
 
 
 def parse(raw: bytes) -> dict:
@@ -26,7 +29,7 @@ def parse(raw: bytes) -> dict:
     except UnicodeDecodeError:
         raise InvalidMetadata("metadata is not UTF-8 text", code="metadata_not_json") from None
     try:
-        value = json.loads(text)  # accepts the bare NaN/Infinity Python's json module writes
+        value = jsontext.loads(text)  # accepts the bare NaN/Infinity Python's json module writes
     except ValueError as exc:
         raise InvalidMetadata(f"metadata is not valid JSON: {exc}", code="metadata_not_json") from None
     if not isinstance(value, dict):
@@ -34,45 +37,58 @@ def parse(raw: bytes) -> dict:
     return value
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A short picture of a bad value for an error message."""
+    if isinstance(value, int) and abs(value) >= 10**40:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _missing(key: str) -> InvalidMetadata:
     return InvalidMetadata(f"metadata key {key!r} is required", code="metadata_missing_key")
 
 
-def _bad(key: str, what: str, value: Any) -> InvalidMetadata:
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return InvalidMetadata(f"metadata key {key!r} must be {what}, got {shown}")
+def _bad(key: str, what: str, value: Any, code: str = "metadata_invalid") -> InvalidMetadata:
+    return InvalidMetadata(f"metadata key {key!r} must be {what}, got {shown(value)}", code=code)
 
 
-def number(meta: dict, key: str, *, required: bool = False, default: Any = None) -> float | None:
-    if key not in meta or meta[key] is None:
+def _present(meta: dict, key: str, required: bool) -> bool:
+    if meta.get(key) is None:
         if required:
             raise _missing(key)
-        return default
+        return False
+    return True
+
+
+def _finite_number(meta: dict, key: str, what: str) -> float:
     value = meta[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(key, "a number", value)
-    if not math.isfinite(value):
-        return default  # NaN/Infinity (a failed measurement): stored as unknown
-    return float(value)
+        raise _bad(key, what, value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        raise _bad(key, what, value) from None
+    if not math.isfinite(number):
+        raise _bad(key, what, value)
+    return number
 
 
-def integer(meta: dict, key: str, *, required: bool = False, minimum: int | None = None) -> int | None:
-    value = number(meta, key, required=required)
-    if value is None:
+def whole_number(meta: dict, key: str, *, required: bool = False, minimum: int = 0,
+                 maximum: int = ROW_ID_MAX) -> int | None:
+    if not _present(meta, key, required):
         return None
-    if value != int(value) or abs(value) > 2**62:
-        raise _bad(key, "a whole number", meta[key])
-    if minimum is not None and value < minimum:
-        raise _bad(key, f"at least {minimum}", meta[key])
-    return int(value)
+    value = meta[key]
+    what = f"a whole number from {minimum} to {maximum}"
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise _bad(key, what, meta[key])
+    return value
 
 
-def boolean(meta: dict, key: str, *, required: bool = False) -> bool | None:
-    if key not in meta or meta[key] is None:
-        if required:
-            raise _missing(key)
+def flag(meta: dict, key: str, *, required: bool = False) -> bool | None:
+    if not _present(meta, key, required):
         return None
     value = meta[key]
     if isinstance(value, bool):
@@ -82,77 +98,41 @@ def boolean(meta: dict, key: str, *, required: bool = False) -> bool | None:
     raise _bad(key, "true or false", value)
 
 
-def text(meta: dict, key: str, *, required: bool = False, max_len: int = 512) -> str | None:
-    if key not in meta or meta[key] is None:
-        if required:
-            raise _missing(key)
+def uuid(meta: dict, key: str, *, required: bool = False) -> str | None:
+    if not _present(meta, key, required):
         return None
     value = meta[key]
     if not isinstance(value, str):
-        raise _bad(key, "a string", value)
-    if len(value) > max_len:
-        raise _bad(key, f"at most {max_len} characters", value)
-    return value
-
-
-def uuid(meta: dict, key: str, *, required: bool = False) -> str | None:
-    value = text(meta, key, required=required, max_len=64)
-    if value is None:
-        return None
+        raise _bad(key, "a UUID string", value)
+    code = "invalid_path" if ("/" in value or ".." in value or "\\" in value) else "metadata_invalid"
+    if len(value) > 64:
+        raise _bad(key, "a UUID", value, code=code)
     try:
         return str(uuidlib.UUID(value))
     except ValueError:
-        raise InvalidMetadata(f"metadata key {key!r} must be a UUID, got {value[:60]!r}",
-                              code="invalid_path" if ("/" in value or ".." in value) else "metadata_invalid") from None
+        raise _bad(key, "a UUID", value, code=code) from None
 
 
 def epoch(meta: dict, key: str, *, required: bool = False) -> float | None:
-    value = number(meta, key, required=required)
-    if value is None:
-        if required:
-            raise _bad(key, "a finite number of Unix seconds", meta.get(key))
+    if not _present(meta, key, required):
         return None
+    what = "Unix seconds between 1990 and 2200"
+    value = _finite_number(meta, key, what)
     if not EPOCH_MIN <= value <= EPOCH_MAX:
-        raise _bad(key, "Unix seconds between 1990 and 2200", meta[key])
+        raise _bad(key, what, meta[key])
     return value
 
 
 def day_date(meta: dict, key: str = "dayDate") -> dt.date:
-    value = text(meta, key, required=True, max_len=8)
-    if not DAYDATE_RE.match(value):
-        raise InvalidMetadata(f"metadata key {key!r} must be YYYYMMDD, got {value!r}",
-                              code="invalid_path" if ("/" in value or ".." in value) else "metadata_invalid")
+    _present(meta, key, True)
+    value = meta[key]
+    if not isinstance(value, str) or not DAYDATE_RE.fullmatch(value):
+        code = "invalid_path" if isinstance(value, str) and ("/" in value or ".." in value) else "metadata_invalid"
+        raise _bad(key, "a date as YYYYMMDD", value, code=code)
     try:
         return dt.datetime.strptime(value, "%Y%m%d").date()
     except ValueError:
         raise _bad(key, "a real date as YYYYMMDD", value) from None
-
-
-def utc_offset(meta: dict, *, required: bool) -> int:
-    value = number(meta, "utc_offset", required=required, default=0.0)
-    if value is None or abs(value) > MAX_UTC_OFFSET:
-        raise _bad("utc_offset", "seconds east of UTC within +-18 h", meta.get("utc_offset"))
-    return int(round(value))
-
-
-def data_object(meta: dict, key: str = "data") -> dict:
-    value = meta.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _bad(key, "a JSON object", value)
-    return _finite(value)
-
-
-def _finite(value: Any) -> Any:
-    """JSON columns must hold strict JSON: NaN/Infinity become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def media_extension(filename: str) -> str:
@@ -162,19 +142,7 @@ def media_extension(filename: str) -> str:
                               code="invalid_path")
     dot = filename.rfind(".")
     ext = filename[dot:].lower() if dot > 0 else ""
-    if not EXTENSION_RE.match(ext):
+    if not EXTENSION_RE.fullmatch(ext):
         raise InvalidMetadata(f"media file name {filename[:60]!r} needs an extension of 1-10 letters or digits",
                               code="invalid_path")
     return ext
-
-
-def keogram_pixels(meta: dict) -> list | None:
-    value = meta.get("keogram_pixels")
-    if value is None:
-        return None
-    ok = isinstance(value, list) and len(value) <= 16 and all(
-        isinstance(px, list) and len(px) == 3 and all(isinstance(c, int) and not isinstance(c, bool) for c in px)
-        for px in value)
-    if not ok:
-        raise _bad("keogram_pixels", "a list of [R, G, B] integer triples", value)
-    return value

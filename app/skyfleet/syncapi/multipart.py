@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,11 @@ from .errors import BadRequest, StorageFull, TooLarge
 
 CHUNK = 256 * 1024
 MAX_PARTS = 8
+# What the decoder may hold unparsed: one chunk plus framing.  Data is handed on as it arrives, so
+# only a huge preamble, part header block or epilogue (garbage after the closing boundary) reaches it.
+MAX_UNPARSED = CHUNK + 64 * 1024
+# RFC 2046 boundary characters (ASCII), up to 200 of them; the MIME limit is 70.
+BOUNDARY_RE = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,199}[0-9A-Za-z'()+_,\-./:=?]")
 
 
 @dataclass
@@ -60,10 +66,14 @@ MetadataCallback = Callable[[bytes, str], Optional[int]]
 def boundary_of(content_type: str) -> bytes:
     mimetype, options = parse_options_header(content_type or "")
     boundary = options.get("boundary", "")
-    if mimetype != "multipart/form-data" or not boundary or len(boundary) > 200:
+    if mimetype != "multipart/form-data" or not boundary:
         raise BadRequest("expected a multipart/form-data body with a boundary "
                          "(parts 'metadata' and 'media')", code="multipart_invalid")
-    return boundary.encode("latin-1")
+    # werkzeug also decodes RFC 2231 forms (boundary*=UTF-8''...), which may yield any character.
+    if not BOUNDARY_RE.fullmatch(boundary):
+        raise BadRequest(f"multipart boundary {boundary[:60]!r} must be 1-200 of the characters RFC 2046 "
+                         "allows (letters, digits, '()+_,-./:=? and space, not last)", code="multipart_invalid")
+    return boundary.encode("ascii")
 
 
 class _MediaWriter:
@@ -114,16 +124,33 @@ def _os_error(exc: OSError) -> Exception:
     return exc
 
 
+def _read(stream: BinaryIO) -> bytes:
+    """One chunk of the body; a broken body (early close, bad chunked encoding) is the client's error."""
+    try:
+        return stream.read(CHUNK)
+    except ClientDisconnected:
+        raise BadRequest("the client sent less than Content-Length", code="incomplete_body") from None
+    except Exception as exc:  # e.g. gunicorn's InvalidChunkSize, NoMoreData, ChunkMissingTerminator
+        raise BadRequest("the request body could not be read (broken chunked encoding or connection)",
+                         code="incomplete_body", log_detail=f"reading the body failed: {exc!r}") from None
+
+
 def read_upload(stream: BinaryIO, content_type: str, staging_dir: Path, *, max_metadata: int,
-                max_media: int, on_metadata: MetadataCallback) -> Upload:
-    """Read the whole body; on any error the staged media is removed before the error propagates."""
-    decoder = MultipartDecoder(boundary_of(content_type), max_parts=MAX_PARTS)
+                max_media: int, on_metadata: MetadataCallback, expected_length: Optional[int] = None) -> Upload:
+    """Read the whole body; on any error the staged media is removed before the error propagates.
+
+    The body counts only when all of it arrived: with a Content-Length (`expected_length`) a body that
+    ends early is refused even if the multipart inside looks complete (gunicorn reports an early
+    close as the end of the body)."""
+    decoder = MultipartDecoder(boundary_of(content_type), max_form_memory_size=MAX_UNPARSED,
+                               max_parts=MAX_PARTS)
     upload = Upload()
     writer: Optional[_MediaWriter] = None
     meta_buf: Optional[bytearray] = None
     announced: Optional[int] = None
     current = None
     eof = False
+    received = 0
     try:
         while True:
             try:
@@ -133,12 +160,19 @@ def read_upload(stream: BinaryIO, content_type: str, staging_dir: Path, *, max_m
             if event is NEED_DATA:
                 if eof:
                     raise BadRequest("multipart body ended before its closing boundary", code="multipart_invalid")
-                try:
-                    chunk = stream.read(CHUNK)
-                except ClientDisconnected:
-                    raise BadRequest("the client sent less than Content-Length", code="incomplete_body") from None
+                chunk = _read(stream)
+                received += len(chunk)
+                if expected_length is not None and received > expected_length:
+                    raise BadRequest("the body is longer than Content-Length", code="multipart_invalid")
                 eof = not chunk
-                decoder.receive_data(chunk or None)
+                if eof and expected_length is not None and received < expected_length:
+                    raise BadRequest(f"the body ended after {received} of {expected_length} bytes (Content-Length)",
+                                     code="incomplete_body")
+                try:
+                    decoder.receive_data(chunk or None)
+                except RequestEntityTooLarge:
+                    raise BadRequest(f"more than {MAX_UNPARSED} bytes of multipart framing (preamble, part "
+                                     "headers or epilogue)", code="multipart_invalid") from None
             elif isinstance(event, (Field, File)):
                 current = event.name
                 if current == "metadata":

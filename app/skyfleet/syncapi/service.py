@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Asset, Camera, LongTermKeogram, User
+from .. import longterm_keogram
+from ..models import Asset, Camera, User
 from . import metadata as md
 from .assets import AssetKind, build_record, lookup_key
 from .errors import Conflict, InvalidMetadata, NotFound
@@ -61,7 +62,8 @@ def store(session: Session, storage: Storage, kind: AssetKind, meta: dict, camer
             camera.utc_offset = record.columns["utc_offset"]
         session.add(asset)
         if record.keogram_pixels:
-            _keep_keogram_pixels(session, camera, meta, record.keogram_pixels)
+            longterm_keogram.keep(session, camera.id, int(md.epoch(meta, "createDate", required=True)),
+                                  record.keogram_pixels)
         session.commit()
     except BaseException:
         session.rollback()
@@ -85,31 +87,24 @@ def _free_name(session: Session, stem: str, ext: str, natural_key: str, existing
     return f"{stem}_{natural_key}{ext}"
 
 
-def _keep_keogram_pixels(session: Session, camera: Camera, meta: dict, pixels: list) -> None:
-    ts = int(md.epoch(meta, "createDate", required=True))
-    row = session.scalar(select(LongTermKeogram).where(
-        LongTermKeogram.camera_id == camera.id, LongTermKeogram.ts == ts))
-    if row is None:
-        session.add(LongTermKeogram(camera_id=camera.id, ts=ts, pixels=pixels))
-    else:
-        row.pixels = pixels
-
-
 def find(session: Session, kind: AssetKind, meta: dict, camera: Camera) -> Asset:
-    """By `id` (as indi-allsky), or by the kind's duplicate key (createDate, dayDate+night, uuid)."""
+    """By `id` (as indi-allsky's client asks), by the kind's duplicate key (createDate, dayDate + night,
+    startDate + endDate, uuid), or by both, which must then name the same asset of this camera."""
+    asset_id = md.whole_number(meta, "id", minimum=1)
+    key = lookup_key(kind, meta)
+    if asset_id is None and key is None:
+        raise InvalidMetadata("GET and DELETE need 'id', or the asset's key "
+                              "(createDate, dayDate + night, startDate + endDate, or uuid)",
+                              code="metadata_missing_key")
     query = select(Asset).where(Asset.camera_id == camera.id, Asset.kind == kind.segment)
-    if meta.get("id") is not None:
-        query = query.where(Asset.id == md.integer(meta, "id", minimum=1))
-    else:
-        key = lookup_key(kind, meta)
-        if key is None:
-            raise InvalidMetadata("GET and DELETE need 'id', or the asset's key "
-                                  "(createDate, dayDate + night, startDate + endDate, or uuid)",
-                                  code="metadata_missing_key")
+    if asset_id is not None:
+        query = query.where(Asset.id == asset_id)
+    if key is not None:
         query = query.where(Asset.natural_key == key)
     asset = session.scalar(query)
     if asset is None:
-        raise NotFound(f"no {kind.segment} with that id for this camera", code="file_missing")
+        raise NotFound(f"no {kind.segment} with that {'id' if asset_id is not None else 'key'} for this camera",
+                       code="file_missing")
     return asset
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..web.extensions import db
 from . import cameras, service, signing
 from . import metadata as md
 from .assets import KINDS
 from .auth import Authenticator
-from .errors import BadRequest, Busy, NotFound, SyncError, TooLarge
+from .errors import BadRequest, Busy, Conflict, NotFound, SyncError, TooLarge
 from .multipart import StagedMedia, read_upload
 
 bp = Blueprint("syncapi", __name__)
@@ -44,12 +44,12 @@ def sync(segment: str):
         authenticator.check_metadata(state, raw, digest)
         parsed.update(md.parse(raw))
         if request.method in ("POST", "PUT") and segment != "camera":
-            return md.integer(parsed, "file_size", required=True, minimum=0)
+            return md.whole_number(parsed, "file_size", required=True)
         return None
 
     upload = read_upload(request.stream, request.headers.get("Content-Type", ""), settings.staging_dir,
                          max_metadata=settings.syncapi.max_metadata_kb * 1024,
-                         max_media=settings.max_upload_bytes, on_metadata=on_metadata)
+                         max_media=settings.max_upload_bytes, on_metadata=on_metadata, expected_length=length)
     try:
         if upload.metadata is None:
             raise BadRequest("the 'metadata' part is missing", code="metadata_missing")
@@ -66,16 +66,24 @@ def sync(segment: str):
 def _camera(method: str, meta: dict):
     storage_session = db.session
     if method in ("POST", "PUT"):
-        camera = cameras.upsert(storage_session, meta)
-        storage_session.commit()
+        try:
+            camera = cameras.upsert(storage_session, meta)
+            storage_session.commit()
+        except IntegrityError:  # another request created this camera a moment ago: update that one
+            storage_session.rollback()
+            camera = cameras.upsert(storage_session, meta)
+            storage_session.commit()
         return jsonify(id=camera.id)
     if method == "DELETE":
         raise SyncError("cameras are not deleted through the SyncAPI", status=405, code="not_implemented",
                         headers={"Allow": "GET, POST, PUT"})
-    camera_uuid = md.uuid(meta, "camera_uuid") or md.uuid(meta, "uuid", required=True)
-    camera = cameras.find(storage_session, camera_uuid)
+    # indi-allsky's client sends `id` and `camera_uuid`; either finds the camera, both must match.
+    camera_id = md.whole_number(meta, "id", minimum=1)
+    camera_uuid = md.uuid(meta, "camera_uuid") or md.uuid(meta, "uuid", required=camera_id is None)
+    camera = cameras.find(storage_session, camera_uuid, camera_id)
     if camera is None:
-        raise NotFound("no camera with that uuid", code="camera_missing")
+        raise NotFound(f"no camera with that {'uuid' if camera_id is None else 'id and uuid' if camera_uuid else 'id'}",
+                       code="camera_missing")
     return jsonify(id=camera.id)
 
 
@@ -93,7 +101,7 @@ def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user):
         return jsonify({})
     if upload.media is None:
         raise BadRequest("the 'media' part is missing", code="media_missing")
-    announced = md.integer(meta, "file_size", required=True, minimum=0)
+    announced = md.whole_number(meta, "file_size", required=True)
     if staged.size != announced:
         raise BadRequest(f"received {staged.size} media bytes but file_size says {announced}",
                          code="size_mismatch")
@@ -114,6 +122,13 @@ def sync_error(exc: SyncError):
     current_app.logger.warning("syncapi %s %s rejected (%s %s): %s", request.method, request.path,
                                exc.status, exc.code, exc.log_detail)
     return jsonify(exc.body()), exc.status, exc.headers
+
+
+@bp.errorhandler(IntegrityError)
+def concurrent_duplicate(exc: IntegrityError):
+    """Two requests stored the same asset at once; the other one won (its row and file are intact)."""
+    return sync_error(Conflict("another request stored this asset at the same moment; GET it, or retry",
+                               code="file_exists", log_detail=f"unique constraint on commit: {exc.orig}"))
 
 
 @bp.errorhandler(OperationalError)
