@@ -164,4 +164,19 @@ def test_media_url_does_not_serve_staging(app, client):
     staging.mkdir(parents=True, exist_ok=True)
     (staging / "upload-x.part").write_bytes(b"secret")
     assert client.get("/indi-allsky/images/.staging/upload-x.part").status_code == 404
-    assert client.get("/indi-allsky/images/../data/secret.key").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["../secret.key", "../data/secret.key", "%2e%2e/secret.key", "..%2fsecret.key",
+                                  "ccd_x/../../secret.key", "ccd_x/%2e%2e/%2e%2e/secret.key"])
+def test_media_url_does_not_serve_files_outside_storage(app, client, path):
+    root = app.extensions["skyfleet"].storage.root
+    # Real files where a traversal from the storage folder would land: the server secret beside it,
+    # and one more at <data>/data/secret.key for the doubled name.
+    secret = (root / ".." / "secret.key").resolve()
+    assert secret.is_file() and root not in secret.parents
+    other = (root / ".." / "data" / "secret.key").resolve()
+    other.parent.mkdir(exist_ok=True)
+    other.write_bytes(b"not for the web " + os.urandom(8))
+    resp = client.get(f"/indi-allsky/images/{path}")
+    assert resp.status_code == 404
+    assert secret.read_bytes() not in resp.get_data() and other.read_bytes() not in resp.get_data()
