@@ -18,7 +18,7 @@ from typing import Any
 
 from ..models import ASSET_CLASSES, Asset, Camera
 from . import metadata as md
-from .fields import REFUSED, Fields, to_integer, to_number_list, to_utc_offset
+from .fields import REFUSED, Fields, for_column, to_integer, to_number_list, to_utc_offset
 
 IMAGE_FAMILY, NIGHT_FAMILY, MINIVIDEO_FAMILY, THUMBNAIL_FAMILY = "image", "night", "minivideo", "thumbnail"
 
@@ -123,7 +123,7 @@ def _record_for(kind: AssetKind, meta: dict, fields: Fields, columns: dict, came
         thumb = md.uuid(meta, "uuid", required=True)
         fields.seen.add("uuid")
         # indi-allsky's default origin (-1) when it is missing or unusable: beside the images.
-        origin = fields.get("origin", to_integer(-2**31, 2**31 - 1), default=-1)
+        origin = fields.get("origin", for_column(Asset.__table__.c.origin), default=-1)
         columns.update(uuid=thumb, origin=origin)
         if origin in _IMAGE_ORIGINS:
             folder = "panoramas" if origin == 13 else "exposures"

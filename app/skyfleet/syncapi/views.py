@@ -82,8 +82,8 @@ def _camera(method: str, meta: dict):
     camera_uuid = md.uuid(meta, "camera_uuid") or md.uuid(meta, "uuid", required=camera_id is None)
     camera = cameras.find(storage_session, camera_uuid, camera_id)
     if camera is None:
-        raise NotFound(f"no camera with that {'uuid' if camera_id is None else 'id and uuid' if camera_uuid else 'id'}",
-                       code="camera_missing")
+        given = " and ".join(name for name, value in (("id", camera_id), ("uuid", camera_uuid)) if value is not None)
+        raise NotFound(f"no camera with that {given}", code="camera_missing")
     return jsonify(id=camera.id)
 
 
