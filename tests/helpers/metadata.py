@@ -29,7 +29,7 @@ def asset(kind: str, when: int = NIGHT_START, camera_uuid: str = CAMERA_UUID, **
             "night": True, "camera_uuid": camera_uuid, "width": 1440, "height": 1080}
     if kind == "image":
         meta.update(exposure=15.0, exp_elapsed=15.62, gain=250.0, binmode=1, temp=-3.5, calibrated=True,
-                    adu=61.2, adu_roi=False, stable=True, moonmode=False, moonphase=1.7, sqm=7400.3,
+                    adu=61.2, adu_roi=[], stable=True, moonmode=False, moonphase=1.7, sqm=7400.3,
                     stars=412, detections=0, process_elapsed=2.31, kpindex=2.33,
                     keogram_pixels=[[12, 14, 20]] * 5, data={"uptime": 86400})
     elif kind in ("rawimage", "fitsimage", "panoramaimage"):

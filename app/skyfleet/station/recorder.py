@@ -77,7 +77,7 @@ class FrameRecorder:
         image_meta = dict(
             common, type=2, exposure=frame.exposure, exp_elapsed=frame.exp_to_blob, gain=frame.gain or 0.0,
             binmode=frame.binning, temp=frame.temperature, calibrated=bool(processed.dark_path),
-            adu=context.measured_adu if context.measured_adu is not None else processed.adu, adu_roi=False,
+            adu=context.measured_adu if context.measured_adu is not None else processed.adu, adu_roi=[],
             stable=context.stable, moonmode=context.moon_alt > 0, moonphase=round(context.moon_phase, 1),
             sqm=0.0, stars=0, detections=0, process_elapsed=round(processed.process_elapsed, 3),
             width=processed.width, height=processed.height,

@@ -10,7 +10,7 @@ from ..syncapi.assets import IMAGE_FAMILY, KINDS, MINIVIDEO_FAMILY, NIGHT_FAMILY
 # indi-allsky answers 500 when one of these is missing from an image, so unknown values get a neutral one.
 _IMAGE_DEFAULTS = {
     "exposure": 0.0, "exp_elapsed": 0.0, "gain": 0.0, "binmode": 1, "temp": None, "calibrated": False,
-    "adu": 0.0, "adu_roi": False, "stable": True, "moonmode": False, "moonphase": 0.0, "sqm": 0.0,
+    "adu": 0.0, "adu_roi": [], "stable": True, "moonmode": False, "moonphase": 0.0, "sqm": 0.0,
     "stars": 0, "detections": 0, "process_elapsed": 0.0,
 }
 _IMAGE_OPTIONAL = ("kpindex", "ovation_max", "smoke_rating", "exclude")
