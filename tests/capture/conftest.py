@@ -1,8 +1,9 @@
-"""Fixtures for the capture tests: real indiserver + simulators (see indi_sim.py)."""
+"""Fixtures for the capture tests: real indiserver + simulators (see indi_sim.py), and the fake INDI server."""
 from __future__ import annotations
 
 import pytest
 
+from .fake_indi import FakeIndiServer
 from .indi_sim import IndiSim
 
 
@@ -26,3 +27,11 @@ def own_indi_sim(tmp_path):
         yield sim
     finally:
         sim.stop()
+
+
+@pytest.fixture
+def server():
+    """A fake INDI server on 127.0.0.1 (fake_indi.py) for one test."""
+    srv = FakeIndiServer()
+    yield srv
+    srv.close()

@@ -9,7 +9,7 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Callable, Dict, List, Optional
 
-from skyfleet.capture.indi_protocol import IndiClient
+from skyfleet.capture.indi_connection import IndiClient
 
 DEV = "Fake CCD"
 

@@ -1,4 +1,4 @@
-"""A synchronous INDI CCD camera on our own INDI client (``indi_protocol``; stdlib only, Python >= 3.9).
+"""A synchronous INDI CCD camera on our own INDI client (``indi_connection``; stdlib only, Python >= 3.9).
 
 The client's reader thread keeps the property cache and queues BLOBs; the methods here run
 in the caller's thread and every wait is bounded: a ``CameraTimeout`` (a ``TimeoutError``)
@@ -24,17 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Deque, Dict, Optional
 
-from .indi_protocol import (
-    DEFAULT_PORT,
-    Blob,
-    CameraDisconnected,
-    CameraError,
-    CameraTimeout,
-    Event,
-    ExposureCancelled,
-    IndiClient,
-    Vector,
-)
+from .indi_connection import IndiClient
+from .indi_errors import CameraDisconnected, CameraError, CameraTimeout, ExposureCancelled
+from .indi_properties import Event, Vector
+from .indi_wire import DEFAULT_PORT, Blob
 from .ranges import NumberRange, bounds_in_message, driver_range
 
 log = logging.getLogger(__name__)

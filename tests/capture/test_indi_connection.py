@@ -1,4 +1,5 @@
-"""indi_protocol (and IndiCamera) against a tiny fake INDI server on 127.0.0.1 (no indiserver needed)."""
+"""IndiClient (indi_connection) against a tiny fake INDI server on 127.0.0.1 (no indiserver needed):
+the reader and its property cache and BLOB queue, the waits."""
 from __future__ import annotations
 
 import logging
@@ -11,25 +12,11 @@ from typing import List
 
 import pytest
 
-from skyfleet.capture.indi_client import CameraError, IndiCamera
-from skyfleet.capture.indi_protocol import (
-    CameraDisconnected,
-    CameraTimeout,
-    ExposureCancelled,
-    IndiClient,
-    format_number,
-    parse_number,
-)
+from skyfleet.capture.indi_connection import IndiClient
+from skyfleet.capture.indi_errors import CameraDisconnected, CameraError, CameraTimeout, ExposureCancelled
 
-from .fake_indi import DEV, FakeCcd, FakeIndiServer, blob_xml, connected_client, vector_xml
+from .fake_indi import DEV, FakeIndiServer, blob_xml, connected_client, vector_xml
 from .indi_sim import free_port
-
-
-@pytest.fixture
-def server():
-    srv = FakeIndiServer()
-    yield srv
-    srv.close()
 
 
 # --------------------------------------------------------------------------- parsing
@@ -120,7 +107,7 @@ def test_compressed_and_bad_blobs(server, caplog):
         server.send(blob_xml(zlib.compress(data), fmt=".fits.z", size=len(data)))
         blob = client.wait_blob(5)
         assert blob.format == ".fits" and blob.data == data
-        with caplog.at_level(logging.WARNING, logger="skyfleet.capture.indi_protocol"):
+        with caplog.at_level(logging.WARNING, logger="skyfleet.capture.indi_wire"):
             server.send(blob_xml(b"", name="CCD1"))  # empty: a driver clearing the BLOB, not a frame
             server.send(blob_xml(b"abc", size=10))  # declared size wrong: delivered, with a warning
             blob = client.wait_blob(5)
@@ -246,157 +233,3 @@ def test_close_stops_the_reader_thread(server):
     assert not client.connected and client.disconnect_reason == "closed by the client"
     assert not any(t.name == client.name for t in threading.enumerate())
     assert server.client_closed.wait(2)
-
-
-# --------------------------------------------------------------------------- writers
-def test_commands_escape_names_and_values(server):
-    client = connected_client(server)
-    evil_device = 'Cam "A" & <B>'
-    evil_text = 'x</oneText><oneText name="INJECTED">y</oneText> & "q" \'s\' \n end'
-    try:
-        client.send_text(evil_device, "NOTES", {"TEXT": evil_text, "OTHER": "plain"})
-        client.send_number(evil_device, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 0.00001})
-        client.send_number(evil_device, "MANY", {"A": 1, "B": 2.5, "C": -3e20, "D": "12:30:00"})
-        client.send_switch(evil_device, "CONNECTION", {"CONNECT": True, "DISCONNECT": "Off"})
-        client.enable_blob("Also", evil_device, "CCD1")
-        client.enable_blob("Never", evil_device)
-        client.get_properties(evil_device, "CONNECTION")
-        text = server.wait_command("newTextVector")
-        assert text.get("device") == evil_device and text.get("name") == "NOTES"
-        assert [(c.tag, c.get("name"), c.text) for c in text] == [("oneText", "TEXT", evil_text),
-                                                                  ("oneText", "OTHER", "plain")]
-        assert server.wait_command("newNumberVector", "CCD_EXPOSURE").find("oneNumber").text == "0.00001"
-        assert [c.text for c in server.wait_command("newNumberVector", "MANY")] == ["1", "2.5", "-3e+20", "12:30:00"]
-        switch = server.wait_command("newSwitchVector")
-        assert [(c.get("name"), c.text) for c in switch] == [("CONNECT", "On"), ("DISCONNECT", "Off")]
-        also = server.wait_command("enableBLOB")
-        assert (also.get("device"), also.get("name"), also.text) == (evil_device, "CCD1", "Also")
-        never = server.wait_command("enableBLOB", n=2)
-        assert (never.get("device"), never.get("name"), never.text) == (evil_device, None, "Never")
-        get = server.wait_command("getProperties", n=2)
-        assert (get.get("version"), get.get("device"), get.get("name")) == ("1.7", evil_device, "CONNECTION")
-        assert b"INJECTED" in server.raw and b'<oneText name="INJECTED">' not in server.raw
-        assert b"&amp;" in server.raw and b"&lt;B&gt;" in server.raw
-    finally:
-        client.close()
-
-
-def test_bad_command_values_are_refused_before_sending(server):
-    client = connected_client(server)
-    try:
-        with pytest.raises(ValueError, match="enableBLOB mode"):
-            client.enable_blob("Sometimes", DEV, "CCD1")
-        with pytest.raises(ValueError, match="finite"):
-            client.send_number(DEV, "X", {"A": float("nan")})
-        with pytest.raises(ValueError, match="not a number"):
-            client.send_number(DEV, "X", {"A": "lots"})
-        with pytest.raises(ValueError, match="switch"):
-            client.send_switch(DEV, "X", {"A": "maybe"})
-        with pytest.raises(ValueError, match="cannot be sent"):
-            client.send_text(DEV, "X", {"A": "bell\x07"})
-        with pytest.raises(ValueError, match="at least one element"):
-            client.send_text(DEV, "X", {})
-        with pytest.raises(ValueError, match="non-empty"):
-            client.send_text("", "X", {"A": "b"})
-        time.sleep(0.1)
-        assert [c.tag for c in server.commands] == ["getProperties"]
-        assert client.connected
-    finally:
-        client.close()
-
-
-def test_number_text_round_trips():
-    assert [format_number(v) for v in (1, 1.0, 0.5, 1e-5, 123456.25, -2)] == ["1", "1", "0.5", "0.00001",
-                                                                              "123456.25", "-2"]
-    assert parse_number(" 1.5\n") == 1.5 and parse_number("-0:30") == -0.5
-    assert parse_number("10 30 36") == pytest.approx(10.51) and parse_number("6;30") == 6.5
-    assert parse_number("") is None and parse_number("abc") is None and parse_number(None) is None
-
-
-# --------------------------------------------------------------------------- IndiCamera on the fake server
-def test_camera_setup_and_exposure_on_the_fake_driver(caplog):
-    device = 'Fake & "Odd" <CCD>'
-    ccd = FakeCcd(device, burst_pause=0.3)
-    srv = FakeIndiServer(ccd)
-    camera = IndiCamera("127.0.0.1", srv.port, device, gain=150, binning=2, connect_timeout=30, blob_margin=60)
-    try:
-        with caplog.at_level(logging.DEBUG, logger="skyfleet.capture.indi_client"):
-            camera.connect()
-        assert "outside the driver's range 0..100; using 100" in caplog.text
-        names = [(c.tag, c.get("name")) for c in srv.commands]
-        # enableBLOB Also for CCD1 only after CONNECT and after all definitions arrived (getProperties CCD1
-        # round trip), then client upload, FITS, no compression, gain, binning
-        assert names.index(("enableBLOB", "CCD1")) > names.index(("getProperties", "CCD1")) > \
-            names.index(("newSwitchVector", "CONNECTION"))
-        assert srv.wait_command("enableBLOB").text == "Also"
-        for vector, element in (("UPLOAD_MODE", "UPLOAD_CLIENT"), ("CCD_TRANSFER_FORMAT", "FORMAT_FITS"),
-                                ("CCD_COMPRESSION", "INDI_DISABLED")):
-            sent = {c.get("name"): c.text for c in srv.wait_command("newSwitchVector", vector)}
-            assert sent[element] == "On" and list(sent.values()).count("On") == 1
-        assert srv.wait_command("newNumberVector", "CCD_GAIN").find("oneNumber").text == "100"
-        assert [c.text for c in srv.wait_command("newNumberVector", "CCD_BINNING")] == ["2", "2"]
-        assert camera.info is not None and (camera.info.max_x, camera.info.max_y, camera.info.bits_per_pixel) == \
-            (640, 480, 16)
-        assert camera.read_temperature() == -5.5
-        frame = camera.expose(0.3)
-        assert frame.fits_bytes == ccd.frame and frame.fmt == ".fits" and frame.device == device
-        assert frame.gain == 100 and frame.binning == 2 and frame.temperature == -5.5
-        assert frame.exp_to_blob >= 0.3
-        ccd.mode = "alert"
-        with pytest.raises(CameraError, match="CCD_EXPOSURE Alert.*shutter stuck"):
-            camera.expose(0.1)
-        ccd.mode = "alert_after_message"
-        with caplog.at_level(logging.WARNING):
-            with pytest.raises(CameraError, match=r"CCD_EXPOSURE Alert\): \[ERROR\] Telescope coordinates missing"):
-                camera.expose(0.1)
-        assert "[ERROR] Telescope coordinates missing." in caplog.text
-        ccd.mode = "silent"
-        with pytest.raises(CameraTimeout, match=r"no BLOB from .* within 0\.4s.*state Busy; aborted"):
-            camera.expose(0.2, timeout=0.4)
-        abort = srv.wait_command("newSwitchVector", "CCD_ABORT_EXPOSURE")
-        assert [(c.get("name"), c.text) for c in abort] == [("ABORT", "On")]
-        ccd.mode = "die"
-        started = time.monotonic()
-        with pytest.raises(CameraDisconnected, match=r"lost during a 0\.5s exposure"):
-            camera.expose(0.5)
-        assert time.monotonic() - started < 30  # EOF noticed at once, not after exposure + 60 s margin
-        assert not camera.alive() and camera.abort() is False
-    finally:
-        camera.close()
-        srv.close()
-    assert not camera.connected
-
-
-def test_camera_turns_compression_off_on_indi_1_8_drivers():
-    srv = FakeIndiServer(FakeCcd("Old CCD", legacy=True))
-    camera = IndiCamera("127.0.0.1", srv.port, "Old CCD", connect_timeout=5, blob_margin=5)
-    try:
-        camera.connect()
-        sent = {c.get("name"): c.text for c in srv.wait_command("newSwitchVector", "CCD_COMPRESSION")}
-        assert sent == {"CCD_COMPRESS": "Off", "CCD_RAW": "On"}
-        assert camera.expose(0.1).size > 40_000
-    finally:
-        camera.close()
-        srv.close()
-
-
-def test_camera_connect_is_cancellable_and_names_the_missing_device(server):
-    camera = IndiCamera("127.0.0.1", server.port, "Nobody", connect_timeout=0.5)
-    server.responder = FakeCcd("Somebody")
-    with pytest.raises(CameraTimeout, match=r"device 'Nobody'.*devices seen: \['Somebody'\]"):
-        camera.connect()
-    assert not camera.connected
-
-
-def test_camera_connect_cancel():
-    srv = FakeIndiServer()
-    cancel = threading.Event()
-    threading.Timer(0.3, cancel.set).start()
-    camera = IndiCamera("127.0.0.1", srv.port, "Nobody", connect_timeout=60)
-    started = time.monotonic()
-    try:
-        with pytest.raises(ExposureCancelled):
-            camera.connect(cancel=cancel)
-        assert time.monotonic() - started < 30 and not camera.connected  # not the 60 s connect timeout
-    finally:
-        srv.close()
