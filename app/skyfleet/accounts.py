@@ -7,8 +7,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import apikeys
 from .apikeys import KeyBox
+from .core.signing import USERNAME_RE
 from .models import User, utcnow
-from .syncapi.auth import USERNAME_RE
 
 MIN_PASSWORD_LENGTH = 8
 

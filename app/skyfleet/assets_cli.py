@@ -7,8 +7,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .core.storage import Storage
 from .models import ASSET_CLASSES, Asset, Camera
-from .syncapi.storage import Storage
 from .web.extensions import db
 
 asset_cli = AppGroup("asset", help="Inspect stored images, videos and other assets.")

@@ -2,9 +2,6 @@
 upload jobs, all in one transaction (no Flask here)."""
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 import uuid as uuidlib
 from pathlib import Path
 from typing import Iterable
@@ -12,11 +9,12 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import longterm_keogram
+from .core import recording
+from .core.assets import KINDS, build_record
+from .core.files import sha256_file
+from .core.metadata import media_extension
+from .core.storage import LocalStorage, Storage
 from .models import Asset, Camera, utcnow
-from .syncapi.assets import KINDS, build_record
-from .syncapi.metadata import media_extension
-from .syncapi.storage import Storage
 from .upload import queue
 
 
@@ -40,56 +38,21 @@ def record_asset(session: Session, storage: Storage, camera: Camera, kind: str, 
     """Place `source` at the layout's path for `meta` and commit the row with its upload jobs.
 
     The file is renamed into place (or copied, then renamed, across filesystems) before the commit,
-    and removed again if the commit fails: never a row without its file.
+    and removed again if the commit fails: never a row without its file (`core.recording.save`).
+    The camera host's own part: the file comes from this host (moved, or copied with ``move=False``),
+    a re-recorded asset keeps its row and takes the new file, and upload jobs join the transaction.
     """
     spec = KINDS[kind]
+    source = Path(source)
     record = build_record(spec, meta, camera)
-    rel = record.path_stem + media_extension(Path(source).name)
-    dest = storage.path(rel)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    size, digest = _place(Path(source), dest, move)
-    try:
-        asset = session.scalar(select(Asset).where(
-            Asset.camera_id == camera.id, Asset.kind == kind, Asset.natural_key == record.natural_key))
-        if asset is None:
-            asset = spec.model(camera_id=camera.id, natural_key=record.natural_key)
-            session.add(asset)
-        for column, value in record.columns.items():
-            setattr(asset, column, value)
-        asset.filename, asset.file_size, asset.sha256 = rel, size, digest
-        if record.keogram_pixels:
-            longterm_keogram.keep(session, camera.id, int(meta["createDate"]), record.keogram_pixels)
-        session.flush()
-        queue.enqueue_asset(session, asset, remotes, method="POST")
-        session.commit()
-    except BaseException:
-        session.rollback()
-        dest.unlink(missing_ok=True)
-        raise
-    return asset
+    rel = record.path_stem + media_extension(source.name)
+    size, digest = source.stat().st_size, sha256_file(source)
+    existing = recording.find_existing(session, camera, spec, record.natural_key)
+    return recording.save(
+        session, storage, spec, camera, record, existing, filename=rel, size=size, sha256=digest,
+        place=lambda: storage.place(source, rel, move=move),
+        after_flush=lambda asset: queue.enqueue_asset(session, asset, remotes, method="POST"))
 
 
-def _place(source: Path, dest: Path, move: bool) -> tuple:
-    h = hashlib.sha256()
-    with open(source, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    size = source.stat().st_size
-    if move:
-        try:
-            os.replace(source, dest)
-            return size, h.hexdigest()
-        except OSError:
-            pass  # another filesystem: copy, then rename into place
-    tmp = dest.with_name(f".{dest.name}.{uuidlib.uuid4().hex[:8]}.tmp")
-    shutil.copyfile(source, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
-    if move:
-        source.unlink()
-    return size, h.hexdigest()
-
-
-def storage_for(storage_dir: Path) -> Storage:
-    return Storage(storage_dir, Path(storage_dir) / ".staging")
+def storage_for(storage_dir: Path) -> LocalStorage:
+    return LocalStorage(storage_dir, Path(storage_dir) / ".staging")

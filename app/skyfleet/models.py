@@ -134,7 +134,7 @@ class Asset(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id", ondelete="CASCADE"))
-    # The duplicate key of the kind (see skyfleet.syncapi.assets), unique per camera and kind.
+    # The duplicate key of the kind (see skyfleet.core.assets), unique per camera and kind.
     natural_key: Mapped[str] = mapped_column(String(64))
     create_date_utc: Mapped[dt.datetime] = mapped_column(DateTime)
     # The camera's local wall time (UTC + the camera's utc_offset at capture), as indi-allsky shows it.

@@ -145,7 +145,7 @@ def test_camera_host_shows_capture_state_and_upload_queue(app_factory, tmp_path)
                                            "username": "cam", "api_key_file": str(key_file)}]})
     with app.app_context():
         cam = local_camera(db.session, "Roof camera", ["observatory"])
-        from skyfleet.syncapi.assets import KINDS, build_record
+        from skyfleet.core.assets import KINDS, build_record
         record = build_record(KINDS["image"], mdh.asset("image", camera_uuid=cam.uuid), cam)
         image = Asset(kind="image", camera_id=cam.id, natural_key=record.natural_key, filename="x.jpg",
                       **{k: v for k, v in record.columns.items()})

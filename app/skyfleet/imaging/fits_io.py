@@ -12,7 +12,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 from astropy.io import fits
 
-from ._atomic import atomic_target, atomic_write_bytes
+from ..core.files import atomic_target, atomic_write_bytes
 
 FitsSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, io.IOBase]
 

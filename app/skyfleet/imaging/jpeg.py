@@ -6,7 +6,7 @@ import os
 import cv2
 import numpy as np
 
-from ._atomic import atomic_write_bytes
+from ..core.files import atomic_write_bytes
 
 __all__ = ["encode_jpeg", "write_jpeg", "thumbnail", "resize_to_width"]
 

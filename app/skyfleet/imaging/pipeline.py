@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
-from ._atomic import atomic_target, atomic_write_bytes
+from ..core.files import atomic_target, atomic_write_bytes
 from .calibration import DarkLibrary, frame_params, subtract_dark
 from .debayer import bayer_pattern, debayer
 from .fits_io import read_fits

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from ._atomic import move_into_place
+from ..core.files import move_into_place
 from ._frames import check_uint8
 from .jpeg import thumbnail, write_jpeg
 from .keogram import Keogram

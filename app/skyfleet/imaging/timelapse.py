@@ -15,7 +15,7 @@ from typing import Iterable, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from ._atomic import fsync_dir, temp_path_for
+from ..core.files import commit_temp, temp_path_for
 from ._frames import check_uint8, match_channels, match_size
 
 __all__ = ["find_ffmpeg", "output_size", "TimelapseWriter", "timelapse_from_jpegs"]
@@ -169,16 +169,8 @@ class TimelapseWriter:
             raise self._fail(f"did not finish within {self.timeout:g} s") from None
         if rc != 0:
             raise self._fail("failed")
-        if self.fsync:
-            fd = os.open(self._tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.replace(self._tmp, self.path)
+        commit_temp(self._tmp, self.path, fsync=self.fsync)
         self._tmp = None
-        if self.fsync:
-            fsync_dir(os.path.dirname(os.path.abspath(self.path)))
         self._cleanup()
         self._closed = True
         return self.path

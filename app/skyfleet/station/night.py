@@ -17,10 +17,10 @@ import cv2
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from ..core.storage import Storage
 from ..imaging.products import NightProducts, ProductSettings
 from ..local_assets import record_asset
 from ..models import Asset, Camera
-from ..syncapi.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def build_night(sessions: sessionmaker, storage: Storage, camera: Camera, day: d
     products = NightProducts(settings, work_dir=str(work / "tmp"))
     try:
         for image in images:
-            frame = cv2.imread(str(storage.root / image.filename), cv2.IMREAD_UNCHANGED)
+            frame = cv2.imread(str(storage.path(image.filename)), cv2.IMREAD_UNCHANGED)
             if frame is None:
                 log.warning("skipping unreadable %s", image.filename)
             else:

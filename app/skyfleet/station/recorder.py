@@ -15,10 +15,10 @@ from typing import Callable, Optional, Sequence
 
 from sqlalchemy.orm import sessionmaker
 
+from ..core.storage import Storage
 from ..imaging.keogram import keogram_pixels
 from ..imaging.pipeline import ProcessingSettings, process_frame
 from ..local_assets import local_camera, record_asset
-from ..syncapi.storage import Storage
 from .observing import day_date, local_time
 
 log = logging.getLogger(__name__)

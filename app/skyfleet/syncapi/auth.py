@@ -18,11 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..apikeys import ApiKeyError, KeyBox
+from ..core import signing
+from ..core.errors import AuthFailed, BadRequest
+from ..core.signing import USERNAME_RE
 from ..models import SyncNonce, User, utcnow
-from . import signing
-from .errors import AuthFailed, BadRequest
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_@.-]{1,64}\Z")  # anchored: accounts.py uses .match()
 HEX_RE = re.compile(r"[0-9a-f]+")
 NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # ASCII digits only (str.isdigit() also takes '²' or Arabic-Indic digits, which int() refuses or

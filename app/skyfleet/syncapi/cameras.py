@@ -1,6 +1,6 @@
 """Camera upsert by uuid: the first sync creates the camera, later ones update it.
 
-Only `uuid` is strict.  Every other key is read tolerantly (fields.py): a value that fits its column
+Only `uuid` is strict.  Every other key is read tolerantly (core/fields.py): a value that fits its column
 is stored, one that does not is kept under data["_received"] (replaced on each sync), and keys without
 a column are kept under data["camera"], as indi-allsky sends many.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..core import metadata as md
+from ..core.fields import RECEIVED, Fields, storable_text, to_utc_offset
 from ..models import Camera, utcnow
-from . import metadata as md
-from .fields import RECEIVED, Fields, storable_text, to_utc_offset
 
 # indi-allsky keys that are never copied from a client (protocol section 2.3, camera).
 _IGNORED = {"id", "name_alt1", "name_alt2", "type", "local", "sync_id", "friendlyName", "filename",

@@ -14,13 +14,16 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Optional
+from typing import TYPE_CHECKING, BinaryIO, Callable, Optional
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder
 
-from .errors import BadRequest, StorageFull, TooLarge
+from ..core.errors import BadRequest, StorageFull, TooLarge
+
+if TYPE_CHECKING:
+    from ..core.storage import Storage
 
 CHUNK = 256 * 1024
 MAX_PARTS = 8
@@ -37,6 +40,13 @@ class StagedMedia:
     path: Optional[Path] = None
     size: int = 0
     sha256: str = hashlib.sha256(b"").hexdigest()
+
+    def place(self, storage: Storage, rel: str) -> Path:
+        """Hand the staged file to storage at `rel` (staged files are made 0600: stored ones 0644)."""
+        os.chmod(self.path, 0o644)
+        dest = storage.place(self.path, rel)
+        self.path = None
+        return dest
 
     def discard(self) -> None:
         if self.path is not None:

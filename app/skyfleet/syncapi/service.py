@@ -1,9 +1,10 @@
 """What each SyncAPI method does with a validated request (no Flask here).
 
 POST adds and never overwrites; PUT adds or overwrites; a repeated identical upload answers with the
-existing id (indi-allsky answers file_exists forever once a reply was lost).  A file is placed with an
-atomic rename before the row is committed; if the commit fails the file is removed again (and an
-overwritten file restored), so a failure leaves neither a half file nor a row without its file.
+existing id (indi-allsky answers file_exists forever once a reply was lost).  The row and its file are
+written by `core.recording.save` (atomic placement before the commit; on failure the file is removed
+again and an overwritten file restored); what is the server's own is here: the staged upload, the
+duplicate and conflict decisions, a free name, PUT's replacement, who uploaded it.
 """
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import longterm_keogram
+from ..core import metadata as md
+from ..core import recording
+from ..core.assets import AssetKind, build_record, lookup_key
+from ..core.errors import Conflict, InvalidMetadata, NotFound
+from ..core.storage import Storage
 from ..models import Asset, Camera, User
-from . import metadata as md
-from .assets import AssetKind, build_record, lookup_key
-from .errors import Conflict, InvalidMetadata, NotFound
 from .multipart import StagedMedia
-from .storage import Storage
 
 
 @dataclass
@@ -35,8 +36,7 @@ def store(session: Session, storage: Storage, kind: AssetKind, meta: dict, camer
           staged: StagedMedia, user: User, *, overwrite: bool) -> Result:
     record = build_record(kind, meta, camera)
     ext = md.media_extension(staged.filename) if (staged.size or staged.filename) else ""
-    existing = session.scalar(select(Asset).where(
-        Asset.camera_id == camera.id, Asset.kind == kind.segment, Asset.natural_key == record.natural_key))
+    existing = recording.find_existing(session, camera, kind, record.natural_key)
     if existing is not None:
         if existing.file_size == staged.size and existing.sha256 == staged.sha256:
             staged.discard()
@@ -46,35 +46,20 @@ def store(session: Session, storage: Storage, kind: AssetKind, meta: dict, camer
             raise Conflict(f"a {kind.segment} with this key already exists (id {existing.id}) with other "
                            "content; PUT replaces it", code="file_exists")
     rel = _free_name(session, record.path_stem, ext, record.natural_key, existing) if staged.size else None
-    old_rel = existing.filename if existing is not None else None
-    backup = storage.set_aside(old_rel) if old_rel else None
-    placed = False
-    try:
-        if rel:
-            storage.place(staged, rel)
-            placed = True
-        asset = existing or kind.model(camera_id=camera.id, natural_key=record.natural_key)
-        for column, value in record.columns.items():
-            setattr(asset, column, value)
-        asset.filename, asset.file_size, asset.sha256 = rel, staged.size, staged.sha256
+
+    def uploaded(asset: Asset) -> None:
         asset.uploaded_by_id = user.id
         if camera.utc_offset != record.columns["utc_offset"]:
             camera.utc_offset = record.columns["utc_offset"]
-        session.add(asset)
-        if record.keogram_pixels:
-            longterm_keogram.keep(session, camera.id, int(md.epoch(meta, "createDate", required=True)),
-                                  record.keogram_pixels)
-        session.commit()
+
+    try:
+        asset = recording.save(
+            session, storage, kind, camera, record, existing, filename=rel, size=staged.size, sha256=staged.sha256,
+            place=(lambda: staged.place(storage, rel)) if rel else None,
+            replaced=existing.filename if existing is not None else None, before_flush=uploaded)
     except BaseException:
-        session.rollback()
-        if placed:
-            storage.delete(rel)
-        if backup is not None:
-            storage.restore(backup, old_rel)
         staged.discard()
         raise
-    if backup is not None:
-        backup.unlink()
     return Result(asset, created=existing is None)
 
 
@@ -126,4 +111,4 @@ def delete(session: Session, storage: Storage, asset: Asset) -> None:
             storage.restore(backup, rel)
         raise
     if backup is not None:
-        backup.unlink()
+        storage.drop(backup)

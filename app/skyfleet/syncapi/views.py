@@ -6,12 +6,13 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ..core import metadata as md
+from ..core import signing
+from ..core.assets import KINDS
+from ..core.errors import BadRequest, Busy, Conflict, NotFound, SyncError, TooLarge
 from ..web.extensions import db
-from . import cameras, service, signing
-from . import metadata as md
-from .assets import KINDS
+from . import cameras, service
 from .auth import Authenticator
-from .errors import BadRequest, Busy, Conflict, NotFound, SyncError, TooLarge
 from .multipart import StagedMedia, read_upload
 
 bp = Blueprint("syncapi", __name__)

@@ -17,7 +17,8 @@ from urllib.parse import urlparse
 
 import requests
 
-from ..syncapi.signing import EMPTY_SHA256, SERVER_HEADER
+from ..core.files import sha256_file
+from ..core.signing import EMPTY_SHA256, SERVER_HEADER
 from . import wire
 from .config import RemoteConfig
 
@@ -69,7 +70,7 @@ class SyncClient:
         body = wire.MultipartBody(raw, media_path, media_name)
         path = f"{self.base_path}/sync/v1/{segment}"
         if self.scheme == "skyfleet":
-            digest = wire.sha256_file(media_path) if media_path is not None else EMPTY_SHA256
+            digest = sha256_file(media_path) if media_path is not None else EMPTY_SHA256
             headers = wire.skyfleet_headers(self.remote.username, self.api_key, method, path, raw, digest, self.now())
         else:
             headers = wire.v1_headers(self.remote.username, self.api_key, raw, self.now(), size)

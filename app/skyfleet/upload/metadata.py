@@ -4,8 +4,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
+from ..core.assets import IMAGE_FAMILY, KINDS, MINIVIDEO_FAMILY, NIGHT_FAMILY, THUMBNAIL_FAMILY
 from ..models import Asset, Camera
-from ..syncapi.assets import IMAGE_FAMILY, KINDS, MINIVIDEO_FAMILY, NIGHT_FAMILY, THUMBNAIL_FAMILY
 
 # indi-allsky answers 500 when one of these is missing from an image, so unknown values get a neutral one.
 _IMAGE_DEFAULTS = {

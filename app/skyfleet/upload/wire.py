@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator, Optional
 
-from ..syncapi import signing
+from ..core import signing
 
 CHUNK = 1024 * 1024
 # Above this size a v1 signature is made for the next 5-minute bucket, which an indi-allsky server
@@ -57,15 +57,6 @@ class MultipartBody:
 
 def _quote(name: str) -> str:
     return os.path.basename(name).replace('"', "_").replace("\r", "_").replace("\n", "_")
-
-
-def sha256_file(path: Optional[Path]) -> str:
-    h = hashlib.sha256()
-    if path is not None:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(CHUNK), b""):
-                h.update(block)
-    return h.hexdigest()
 
 
 def v1_headers(username: str, api_key: str, metadata: bytes, now: float, media_size: int) -> dict:

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import longterm_keogram
+from ..core import longterm_keogram
 from ..models import Asset, Camera, UploadJob
 from . import client as c
 from . import metadata, queue

@@ -16,9 +16,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import settings as settings_mod
 from ..apikeys import KeyBox, load_or_create_secret
+from ..core.storage import LocalStorage as Storage  # the storage of this host: the local filesystem
 from ..db_setup import tune_engine
 from ..settings import Settings
-from ..syncapi.storage import Storage
 from . import present, security
 from .extensions import csrf, db, login_manager, migrate
 

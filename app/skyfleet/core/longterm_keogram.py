@@ -10,7 +10,7 @@ from typing import Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import LongTermKeogram
+from ..models import LongTermKeogram
 
 
 def keep(session: Session, camera_id: int, ts: int, pixels: list) -> None:

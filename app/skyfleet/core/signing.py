@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+
+# The user part of both Authorization forms (`<user>:<hex>`): no ':' and no spaces.  Anchored, since
+# accounts.py uses .match() when a user is created.
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_@.-]{1,64}\Z")
 
 V1_BUCKET_SECONDS = 300
 # The server's bucket, then older ones for slow uploads and one newer for a fast client clock.

@@ -1,11 +1,15 @@
-"""Atomic file writes: write a temp file in the destination folder, fsync, os.replace.
+"""The one atomic file placement of skyfleet: write a temp file in the destination folder, fsync,
+os.replace (and fsync the folder).
 
 A reader (web server, uploader) never sees a half-written file at the final name, and a crash
-leaves at most a hidden ``.<name>.*.tmp`` file behind, never a truncated product.
+leaves at most a hidden ``.<name>.*.tmp`` file behind, never a truncated product.  Used by the
+image processing (products written in place), the storage (a finished file moved into the layout)
+and the timelapse writer (ffmpeg's output renamed when it is complete).
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -63,6 +67,19 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
 
 
+def commit_temp(tmp: PathLike, path: PathLike, fsync: bool = True) -> None:
+    """Put a finished temp file (beside ``path``) at ``path``: fsync it, rename it, fsync the folder."""
+    if fsync:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    os.replace(tmp, path)
+    if fsync:
+        fsync_dir(os.path.dirname(os.path.abspath(os.fspath(path))))
+
+
 @contextlib.contextmanager
 def atomic_target(path: PathLike, fsync: bool = True, suffix: str = ".tmp") -> Iterator[str]:
     """Yield a temp path beside ``path``; on success it is fsynced and renamed onto ``path``.
@@ -73,18 +90,10 @@ def atomic_target(path: PathLike, fsync: bool = True, suffix: str = ".tmp") -> I
     tmp = temp_path_for(path, suffix=suffix)
     try:
         yield tmp
-        if fsync:
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.replace(tmp, path)
+        commit_temp(tmp, path, fsync=fsync)
     except BaseException:
         _remove_quietly(tmp)
         raise
-    if fsync:
-        fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def atomic_write_bytes(path: PathLike, data, fsync: bool = True) -> str:
@@ -96,17 +105,34 @@ def atomic_write_bytes(path: PathLike, data, fsync: bool = True) -> str:
     return path
 
 
-def move_into_place(src: PathLike, dst: PathLike, fsync: bool = True) -> str:
-    """Move a finished file to ``dst`` atomically, also across filesystems."""
+def move_into_place(src: PathLike, dst: PathLike, fsync: bool = True, *, move: bool = True) -> str:
+    """Move (or, with ``move=False``, copy) a finished file to ``dst`` atomically, also across filesystems.
+
+    A move is a rename when both are on one filesystem; otherwise, and for a copy, the content is
+    copied beside ``dst`` first and then renamed into place (the source is removed after a move).
+    """
     src, dst = os.fspath(src), os.fspath(dst)
-    try:
-        os.replace(src, dst)
-    except OSError:
-        # different filesystem: copy beside dst first, then rename into place
-        with atomic_target(dst, fsync=fsync) as tmp:
-            shutil.copyfile(src, tmp)
+    if move:
+        try:
+            os.replace(src, dst)
+        except OSError:
+            pass  # different filesystem: copy beside dst first, then rename into place
+        else:
+            if fsync:
+                fsync_dir(os.path.dirname(os.path.abspath(dst)))
+            return dst
+    with atomic_target(dst, fsync=fsync) as tmp:
+        shutil.copyfile(src, tmp)
+    if move:
         _remove_quietly(src)
-        return dst
-    if fsync:
-        fsync_dir(os.path.dirname(os.path.abspath(dst)))
     return dst
+
+
+def sha256_file(path: PathLike | None, chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file's content, read in chunks (of nothing when ``path`` is None)."""
+    h = hashlib.sha256()
+    if path is not None:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(chunk), b""):
+                h.update(block)
+    return h.hexdigest()

@@ -72,6 +72,7 @@ class AssetRecord:
     columns: dict
     path_stem: str
     keogram_pixels: list | None = None
+    keogram_ts: int | None = None  # the Unix second the long-term keogram keeps the pixels under
 
 
 def _utc(epoch: float) -> dt.datetime:
@@ -118,7 +119,8 @@ def _record_for(kind: AssetKind, meta: dict, fields: Fields, columns: dict, came
         folder = f"{base}/{kind.folder}/{day_s}/{_night_word(night)}/{local:%d_%H}"
         return AssetRecord(
             natural_key=str(int(created)), columns=columns,
-            path_stem=f"{folder}/{kind.prefix}ccd{camera.id}_{local:%Y%m%d_%H%M%S}", keogram_pixels=pixels)
+            path_stem=f"{folder}/{kind.prefix}ccd{camera.id}_{local:%Y%m%d_%H%M%S}", keogram_pixels=pixels,
+            keogram_ts=int(created))
     if kind.family == THUMBNAIL_FAMILY:
         thumb = md.uuid(meta, "uuid", required=True)
         fields.seen.add("uuid")
