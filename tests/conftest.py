@@ -13,9 +13,9 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from skyfleet import accounts
+from skyfleet.extensions import db
+from skyfleet.factory import create_app
 from skyfleet.models import Base
-from skyfleet.web import create_app
-from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
 from tests.helpers.wire import EXAMPLE_KEY, EXAMPLE_USER, Sender
 

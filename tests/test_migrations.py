@@ -4,8 +4,8 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
+from skyfleet.extensions import db
 from skyfleet.models import Base
-from skyfleet.web.extensions import db
 
 
 def test_upgraded_database_matches_the_models(app):

@@ -53,7 +53,7 @@ def test_missing_or_broken_file(tmp_path):
 
 
 def test_behind_the_proxy_cookies_are_secure_and_forwarded_scheme_is_trusted(tmp_path):
-    from skyfleet.web import create_app
+    from skyfleet.factory import create_app
     app = create_app({"data_dir": str(tmp_path), "web": {"trust_proxy_headers": True, "secure_cookies": True}})
     assert app.config["SESSION_COOKIE_SECURE"] is True
 

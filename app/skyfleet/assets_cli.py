@@ -8,8 +8,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .core.storage import Storage
+from .extensions import db
 from .models import ASSET_CLASSES, Asset, Camera
-from .web.extensions import db
 
 asset_cli = AppGroup("asset", help="Inspect stored images, videos and other assets.")
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from flask_migrate import upgrade
 from sqlalchemy import func, insert, select
 
+from skyfleet.extensions import db
+from skyfleet.factory import create_app
 from skyfleet.models import Asset, Camera
-from skyfleet.web import create_app
-from skyfleet.web.extensions import db
 
 PER_NIGHT = 1000
 STEP = dt.timedelta(seconds=40)

@@ -7,8 +7,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from skyfleet import accounts
+from skyfleet.extensions import db
 from skyfleet.models import User
-from skyfleet.web.extensions import db
 from tests.conftest import PG_URL
 from tests.helpers import metadata as mdh
 from tests.helpers.apikey_display import assert_key_shown_once, assert_no_part_of_key, expected_fingerprint
@@ -130,7 +130,7 @@ def test_console_script_works_without_an_activated_venv(tmp_path):
     missing = run("user", "setadmin", "ghost")
     assert missing.returncode == 1 and "no user named 'ghost'" in missing.stderr
     if PG_URL:
-        from skyfleet.web import create_app
+        from skyfleet.factory import create_app
         from tests.conftest import drop_everything
         drop_everything(create_app({"data_dir": str(data), "database_url": PG_URL}))
 

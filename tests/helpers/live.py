@@ -66,7 +66,7 @@ class LiveServer:
         log = open(self.root / "gunicorn.log", "ab")
         self.proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-             "--timeout", "300", "skyfleet.web:create_app()"],
+             "--timeout", "300", "skyfleet.factory:create_app()"],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -114,7 +114,7 @@ def running_server(root: Path, **kw):
         srv.stop()
         db_url = os.environ.get("SKYFLEET_TEST_DATABASE_URL")
         if db_url:
-            from skyfleet.web import create_app
+            from skyfleet.factory import create_app
             from tests.conftest import drop_everything
             drop_everything(create_app({"data_dir": str(root / "data"), "database_url": db_url}))
 

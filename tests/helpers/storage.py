@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from skyfleet.extensions import db
 from skyfleet.models import Asset
-from skyfleet.web.extensions import db
 
 
 def storage_root(app) -> Path:

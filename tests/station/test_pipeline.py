@@ -16,6 +16,7 @@ from sqlalchemy import select
 from skyfleet.capture.indi_client import Frame
 from skyfleet.capture.loop import FrameContext
 from skyfleet.db_setup import session_factory
+from skyfleet.factory import create_app
 from skyfleet.imaging.pipeline import ProcessingSettings
 from skyfleet.local_assets import storage_for
 from skyfleet.models import Asset, UploadJob
@@ -23,7 +24,6 @@ from skyfleet.station import processing_config
 from skyfleet.station.night import build_night
 from skyfleet.station.observing import day_date, local_time
 from skyfleet.station.recorder import FrameRecorder
-from skyfleet.web import create_app
 
 UTC = dt.timezone.utc
 CET = dt.timezone(dt.timedelta(hours=1))

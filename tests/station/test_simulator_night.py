@@ -12,12 +12,12 @@ from sqlalchemy import select
 from skyfleet.capture.loop import CaptureLoop
 from skyfleet.capture.settings import CaptureSettings
 from skyfleet.db_setup import session_factory
+from skyfleet.factory import create_app
 from skyfleet.imaging.pipeline import ProcessingSettings
 from skyfleet.local_assets import storage_for
 from skyfleet.models import Asset, UploadJob
 from skyfleet.station.night import build_night
 from skyfleet.station.recorder import FrameRecorder
-from skyfleet.web import create_app
 from tests.capture.indi_sim import CCD, IndiSim
 from tests.capture.test_loop import fixed_sky
 

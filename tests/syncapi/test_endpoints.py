@@ -5,8 +5,8 @@ import os
 import pytest
 from sqlalchemy import select
 
+from skyfleet.extensions import db
 from skyfleet.models import Asset, Camera, LongTermKeogram
-from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
 from tests.helpers.storage import assert_consistent, stored_files
 from tests.helpers.wire import CAMERA_UUID

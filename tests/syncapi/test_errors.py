@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from skyfleet.web.extensions import db
+from skyfleet.extensions import db
 from tests.conftest import PG_URL, add_api_user
 from tests.helpers import metadata as mdh
 from tests.helpers.storage import assert_consistent, assert_nothing_stored

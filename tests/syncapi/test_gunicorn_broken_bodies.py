@@ -8,9 +8,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from skyfleet.extensions import db
+from skyfleet.factory import create_app
 from skyfleet.models import Asset
-from skyfleet.web import create_app
-from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
 from tests.helpers.live import running_server
 from tests.helpers.rawhttp import chunked, exchange, request_head

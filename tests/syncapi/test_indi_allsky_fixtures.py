@@ -12,9 +12,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from skyfleet.extensions import db
+from skyfleet.factory import create_app
 from skyfleet.models import Asset, Camera, LongTermKeogram
-from skyfleet.web import create_app
-from skyfleet.web.extensions import db
 from tests.helpers.indi_allsky import CAMERA, FIXTURES, fixtures_dir, request_parts
 from tests.helpers.live import running_server
 

@@ -4,8 +4,8 @@ or the asset's key matches, and DELETE then removes nothing."""
 import pytest
 from sqlalchemy import func, select
 
+from skyfleet.extensions import db
 from skyfleet.models import Asset
-from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
 from tests.helpers.storage import assert_consistent
 from tests.helpers.wire import CAMERA_UUID

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
+from skyfleet.extensions import db
 from skyfleet.models import Base
-from skyfleet.web.extensions import db
 
 WHEN = dt.datetime(2025, 1, 1)
 

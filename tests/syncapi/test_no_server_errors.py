@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import select
 
+from skyfleet.extensions import db
 from skyfleet.models import Asset, Camera
-from skyfleet.web.extensions import db
 from tests.conftest import add_api_user
 from tests.helpers import metadata as mdh
 from tests.helpers.storage import assert_consistent, assert_nothing_stored

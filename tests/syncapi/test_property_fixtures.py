@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String, func, select
 
+from skyfleet.extensions import db
 from skyfleet.models import Asset, Camera, LongTermKeogram
-from skyfleet.web.extensions import db
 from tests.conftest import add_api_user
 from tests.helpers.indi_allsky import CAMERA, FIXTURES, request_parts
 from tests.helpers.storage import assert_consistent

@@ -3,8 +3,8 @@ is stored there, anything else is kept as received under data["_received"][<key>
 import pytest
 from sqlalchemy import select
 
+from skyfleet.extensions import db
 from skyfleet.models import Asset, Camera, LongTermKeogram
-from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
 from tests.helpers.storage import assert_consistent
 from tests.helpers.wire import CAMERA_UUID

@@ -14,12 +14,12 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, func, select
 
 from skyfleet.db_setup import session_factory
+from skyfleet.extensions import db
+from skyfleet.factory import create_app
 from skyfleet.local_assets import local_camera, record_asset, storage_for
 from skyfleet.models import Asset, UploadJob
 from skyfleet.upload.config import from_table
 from skyfleet.upload.worker import UploadWorker
-from skyfleet.web import create_app
-from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
 from tests.helpers.databases import drop_own_database, own_database_url
 from tests.helpers.live import LiveServer, running_server

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import insert
 
 from skyfleet import accounts
+from skyfleet.extensions import db
 from skyfleet.models import Asset
-from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
 
 ADMIN, ADMIN_PW = "astro-admin", "admin password 1"

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
+from skyfleet.extensions import db
 from skyfleet.local_assets import local_camera
 from skyfleet.models import Asset, User
 from skyfleet.upload import queue
-from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
 from tests.helpers.apikey_display import assert_key_shown_once, assert_no_part_of_key, expected_fingerprint
 from tests.helpers.wire import EXAMPLE_KEY, EXAMPLE_USER, Sender

@@ -3,9 +3,9 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
+from skyfleet.extensions import db
 from skyfleet.models import LoginFailure
 from skyfleet.settings import WebSettings
-from skyfleet.web.extensions import db
 from skyfleet.web.throttle import Throttle
 
 from .conftest import ADMIN, ADMIN_PW, add_user, csrf_token

@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from skyfleet.extensions import db
 from skyfleet.models import Camera
-from skyfleet.web.extensions import db
 from tests.helpers import metadata as mdh
 from tests.helpers.wire import Sender
 

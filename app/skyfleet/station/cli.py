@@ -4,11 +4,11 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..db_setup import session_factory
+from ..extensions import app_settings
 from ..local_assets import storage_for
 from ..models import Camera
 from ..upload.config import UploadConfigError
@@ -28,7 +28,7 @@ def night_build(date, daytime: bool, camera_name) -> None:
         from .night import build_night, night_images
     except ImportError as exc:
         raise click.ClickException(f"this host has no image processing installed ({exc.name})") from None
-    settings = current_app.extensions["skyfleet"].settings
+    settings = app_settings()
     try:
         _, products = processing_config.from_table(settings.table("processing"))
         remotes = [r.name for r in upload_from_table(settings.table("upload")).remotes]

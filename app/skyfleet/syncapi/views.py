@@ -10,7 +10,7 @@ from ..core import metadata as md
 from ..core import signing
 from ..core.assets import KINDS
 from ..core.errors import BadRequest, Busy, Conflict, NotFound, SyncError, TooLarge
-from ..web.extensions import db
+from ..extensions import db
 from . import cameras, service
 from .auth import Authenticator
 from .multipart import StagedMedia, read_upload

@@ -9,14 +9,14 @@ import threading
 import uuid
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from ..db_setup import session_factory
+from ..extensions import app_settings
 from ..models import Asset, Camera, UploadJob
-from . import client as c
 from . import metadata, queue
+from .client import NOT_FOUND, OK, SyncClient
 from .config import PROTOCOLS, UploadConfigError, from_table
 from .worker import UploadWorker
 
@@ -24,7 +24,7 @@ sync_cli = AppGroup("sync", help="Upload queue of this camera host: status, retr
 
 
 def _settings():
-    return current_app.extensions["skyfleet"].settings
+    return app_settings()
 
 
 def _upload_settings():
@@ -88,13 +88,13 @@ def sync_check() -> None:
     with _sessions()() as session:
         cameras = list(session.scalars(select(Camera)))
         for remote in upload.remotes:
-            cl = c.SyncClient(remote, remote.load_key())
+            cl = SyncClient(remote, remote.load_key())
             try:
                 _authenticate(cl, f"remote {remote.name} ({remote.url})")
                 for cam in cameras:
                     put = cl.request("PUT", "camera", metadata.for_camera(cam))
                     got = cl.request("GET", "camera", {"camera_uuid": cam.uuid})
-                    if put.outcome != c.OK or got.outcome != c.OK:
+                    if put.outcome != OK or got.outcome != OK:
                         raise click.ClickException(f"remote {remote.name}: camera {cam.name}: "
                                                    f"{put.message or got.message}")
                 click.echo(f"ok {remote.name} {remote.url}: {cl.scheme} signatures, "
@@ -108,10 +108,10 @@ def sync_check() -> None:
         sys.exit(1)
 
 
-def _authenticate(cl: c.SyncClient, label: str) -> None:
+def _authenticate(cl: SyncClient, label: str) -> None:
     """One signed request for an unknown camera: a "not found" proves reachability and the key."""
     probe = cl.request("GET", "camera", {"camera_uuid": str(uuid.uuid4())})
-    if probe.outcome != c.NOT_FOUND:
+    if probe.outcome != NOT_FOUND:
         raise click.ClickException(f"{label}: {probe.message}")
 
 
@@ -132,7 +132,7 @@ def sync_probe(url, username, ca_file, protocol) -> None:
                                           "ca_file": ca_file, "protocol": protocol}]})
     except UploadConfigError as exc:
         raise click.ClickException(str(exc).replace("upload.remotes[0]", "probe")) from None
-    cl = c.SyncClient(upload.remotes[0], key)
+    cl = SyncClient(upload.remotes[0], key)
     try:
         _authenticate(cl, f"{url} as {username}")
     finally:
@@ -158,7 +158,7 @@ def sync_resync(remote, since, kinds, overwrite) -> None:
             if kinds:
                 query = query.where(Asset.kind.in_(kinds))
             assets = list(session.scalars(query))
-            cl = c.SyncClient(target, target.load_key())
+            cl = SyncClient(target, target.load_key())
             cl.request("GET", "camera", {"camera_uuid": str(uuid.uuid4())})  # learns whether it is skyfleet
             missing = []
             with click.progressbar(assets, label=f"checking {target.name}", file=sys.stderr) as bar:
@@ -179,12 +179,12 @@ def sync_resync(remote, since, kinds, overwrite) -> None:
         sys.exit(1)
 
 
-def _remote_lacks(session, cl: c.SyncClient, remote: str, asset: Asset) -> bool:
+def _remote_lacks(session, cl: SyncClient, remote: str, asset: Asset) -> bool:
     camera = session.get(Camera, asset.camera_id)
     if cl.skyfleet_server:
         got = cl.request("GET", asset.kind, metadata.lookup(asset, camera))
         body = got.body or {}
-        return not (got.outcome == c.OK and body.get("file_size") == asset.file_size)
+        return not (got.outcome == OK and body.get("file_size") == asset.file_size)
     delivered = session.scalar(select(UploadJob.id).where(
         UploadJob.remote == remote, UploadJob.asset_id == asset.id, UploadJob.state == queue.DONE))
     return delivered is None

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..core import longterm_keogram
 from ..models import Asset, Camera, UploadJob
-from . import client as c
 from . import metadata, queue
+from .client import CAMERA_MISSING, EXISTS, OK, PERMANENT, TRANSIENT, Reply, SyncClient
 from .config import RemoteConfig, UploadSettings
 
 log = logging.getLogger(__name__)
@@ -34,18 +34,18 @@ def lease_owner(name: str) -> str:
 class UploadWorker:
     def __init__(self, upload: UploadSettings, storage_dir: Path, sessions: sessionmaker, name: str = "",
                  stop: Optional[threading.Event] = None,
-                 client_factory: Callable[[RemoteConfig], c.SyncClient] = None):
+                 client_factory: Callable[[RemoteConfig], SyncClient] = None):
         self.upload = upload
         self.storage_dir = Path(storage_dir)
         self.sessions = sessions
         self.name = lease_owner(name or f"{socket.gethostname()}-{id(self):x}")
         self.stop = stop or threading.Event()
-        self.client_factory = client_factory or (lambda r: c.SyncClient(r, r.load_key()))
+        self.client_factory = client_factory or (lambda r: SyncClient(r, r.load_key()))
         self.clients: dict = {}
         self.synced_cameras: set = set()
         self.remote_names = [r.name for r in upload.remotes]
 
-    def client(self, remote: str) -> c.SyncClient:
+    def client(self, remote: str) -> SyncClient:
         if remote not in self.clients:
             self.clients[remote] = self.client_factory(self.upload.remote(remote))
         return self.clients[remote]
@@ -92,7 +92,7 @@ class UploadWorker:
             return
         if (job.remote, camera.id) not in self.synced_cameras:
             reply = self.sync_camera(job.remote, camera)
-            if reply.outcome != c.OK:
+            if reply.outcome != OK:
                 self.settle(session, job, reply)
                 return
         pixels = longterm_keogram.pixels_at(session, camera.id, metadata.epoch(asset.create_date_utc)) \
@@ -100,44 +100,44 @@ class UploadWorker:
         meta = metadata.for_asset(asset, camera, keogram_pixels=pixels)
         name = path.name if path is not None else f"{asset.kind}.bin"
         reply = self.client(job.remote).request(job.method, asset.kind, meta, path, name)
-        if reply.outcome == c.CAMERA_MISSING:  # the remote lost or never had the camera: register, retry once
+        if reply.outcome == CAMERA_MISSING:  # the remote lost or never had the camera: register, retry once
             self.synced_cameras.discard((job.remote, camera.id))
             synced = self.sync_camera(job.remote, camera)
             reply = (self.client(job.remote).request(job.method, asset.kind, meta, path, name)
-                     if synced.outcome == c.OK else synced)
-        if reply.outcome == c.EXISTS:
+                     if synced.outcome == OK else synced)
+        if reply.outcome == EXISTS:
             reply = self.verify_existing(job.remote, asset, camera, reply)
         self.settle(session, job, reply)
 
-    def sync_camera(self, remote: str, camera: Camera) -> c.Reply:
+    def sync_camera(self, remote: str, camera: Camera) -> Reply:
         reply = self.client(remote).request("PUT", "camera", metadata.for_camera(camera))
-        if reply.outcome == c.OK:
+        if reply.outcome == OK:
             self.synced_cameras.add((remote, camera.id))
         return reply
 
-    def verify_existing(self, remote: str, asset: Asset, camera: Camera, reply: c.Reply) -> c.Reply:
+    def verify_existing(self, remote: str, asset: Asset, camera: Camera, reply: Reply) -> Reply:
         """POST found the asset already there: delivered if it is the same file."""
         cl = self.client(remote)
         if not cl.skyfleet_server:
             # indi-allsky can only look assets up by its own row id: the earlier delivery stands.
-            return c.Reply(c.OK, reply.status, {"id": None}, "already on the remote (not verifiable there)")
+            return Reply(OK, reply.status, {"id": None}, "already on the remote (not verifiable there)")
         found = cl.request("GET", asset.kind, metadata.lookup(asset, camera))
         body = found.body or {}
-        if found.outcome == c.OK and body.get("file_size") == asset.file_size and (
+        if found.outcome == OK and body.get("file_size") == asset.file_size and (
                 not asset.sha256 or body.get("sha256") in (None, asset.sha256)):
-            return c.Reply(c.OK, 200, body, "already on the remote, same size and digest")
-        if found.outcome != c.OK:
+            return Reply(OK, 200, body, "already on the remote, same size and digest")
+        if found.outcome != OK:
             return found
-        return c.Reply(c.PERMANENT, reply.status, reply.body,
+        return Reply(PERMANENT, reply.status, reply.body,
                        f"the remote has a different file for this {asset.kind} (id {body.get('id')}, "
                        f"{body.get('file_size')} bytes vs {asset.file_size}); `skyfleet sync resync --overwrite` "
                        "replaces it")
 
-    def settle(self, session: Session, job: UploadJob, reply: c.Reply) -> None:
-        if reply.outcome == c.OK:
+    def settle(self, session: Session, job: UploadJob, reply: Reply) -> None:
+        if reply.outcome == OK:
             queue.complete(session, job, self.name, reply.remote_id, reply.message)
             log.info("delivered job %s (%s) to %s", job.id, job.action, job.remote)
-        elif reply.outcome in (c.TRANSIENT, c.CAMERA_MISSING):
+        elif reply.outcome in (TRANSIENT, CAMERA_MISSING):
             delay = queue.backoff(job.attempts, self.upload.retry_base_seconds, self.upload.retry_max_seconds)
             queue.retry_later(session, job, self.name, reply.message, reply.status, delay)
             log.warning("job %s to %s: %s; retry in %.0f s", job.id, job.remote, reply.message, delay)

@@ -5,14 +5,14 @@ the page is registered.  The SyncAPI never comes here: it has its own HMAC authe
 """
 from __future__ import annotations
 
-from flask import abort, current_app, jsonify, redirect, request, url_for
+from flask import abort, jsonify, redirect, request, url_for
 from flask_login import current_user
 
-from .extensions import login_manager
+from ..extensions import app_settings, login_manager
 
 
 def public() -> bool:
-    return current_app.extensions["skyfleet"].settings.web.public
+    return app_settings().web.public
 
 
 def wants_json() -> bool:

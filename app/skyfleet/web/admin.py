@@ -6,10 +6,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import accounts, apikeys
+from ..extensions import app_settings, db, skyfleet_state
 from ..models import User
-from . import queries, station
+from . import host_status, queries
 from .access import require_admin
-from .extensions import db
 from .forms import ButtonForm, UserCreateForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -31,14 +31,14 @@ def _user_or_404(user_id: int) -> User:
 
 @bp.route("/")
 def status():
-    settings = current_app.extensions["skyfleet"].settings
+    settings = app_settings()
     cams = queries.cameras(db.session, include_hidden=True)
-    camera_host = station.is_camera_host(settings)
+    camera_host = host_status.is_camera_host(settings)
     return render_template(
         "admin/status.html", sync=queries.sync_status(db.session, cams), camera_host=camera_host,
-        capture=station.capture_states(db.session, cams) if camera_host else [],
-        capture_service=station.capture_service_state(settings) if camera_host else None,
-        upload=station.upload_state(db.session, settings) if camera_host else None)
+        capture=host_status.capture_states(db.session, cams) if camera_host else [],
+        capture_service=host_status.capture_service_state(settings) if camera_host else None,
+        upload=host_status.upload_state(db.session, settings) if camera_host else None)
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -92,7 +92,7 @@ def create_api_key(user_id: int):
     """A new SyncAPI key, shown in this one response only (never stored in the session or a flash)."""
     user = _user_or_404(user_id)
     key = apikeys.generate()
-    accounts.set_api_key(user, key, current_app.extensions["skyfleet"].keybox)
+    accounts.set_api_key(user, key, skyfleet_state().keybox)
     db.session.commit()
     current_app.logger.info("admin %s created a SyncAPI key for %s (fingerprint %s)", current_user.username,
                             user.username, user.api_key_fingerprint)

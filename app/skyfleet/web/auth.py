@@ -6,15 +6,15 @@ import hmac
 from typing import Optional
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import accounts
+from ..extensions import app_settings, db, login_manager
 from ..models import User
 from .access import unauthorized_response
-from .extensions import db, login_manager
 from .forms import LoginForm
 from .throttle import Throttle
 
@@ -88,7 +88,7 @@ def login():
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("login.html", form=form, error=None)
-    throttle = Throttle.from_settings(current_app.extensions["skyfleet"].settings.web)
+    throttle = Throttle.from_settings(app_settings().web)
     # one cut here, so the stored, queried and cleared address are the same string
     username, address = form.username.data, (request.remote_addr or "unknown")[:64]
     wait = throttle.wait_seconds(db.session, username, address)

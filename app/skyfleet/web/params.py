@@ -6,10 +6,10 @@ from typing import Optional
 
 from flask import abort, request
 
+from ..extensions import db
 from ..models import Camera
 from . import queries
 from .access import can_see_hidden
-from .extensions import db
 
 PERIODS = {"night": True, "day": False}
 

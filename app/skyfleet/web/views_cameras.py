@@ -5,10 +5,10 @@ import datetime as dt
 
 from flask import render_template
 
+from ..extensions import db
 from . import queries
 from .access import can_see_hidden
 from .blueprint import bp
-from .extensions import db
 from .params import camera_or_404
 
 RECENT_DAYS = 14

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import render_template
 
+from ..extensions import db
 from . import charts, queries
 from .blueprint import bp
-from .extensions import db
 from .params import camera_or_404, day_or_404, night_or_404
 
 

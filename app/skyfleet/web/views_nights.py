@@ -6,9 +6,9 @@ import datetime as dt
 
 from flask import abort, render_template, request
 
+from ..extensions import db
 from . import queries
 from .blueprint import bp
-from .extensions import db
 from .params import camera_or_404, day_or_404, int_arg, month_arg, night_or_404
 
 

@@ -1,13 +1,13 @@
 """Now: the latest image of every camera, kept fresh by static/js/now.js polling /api/now."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, render_template, request, url_for
+from flask import jsonify, render_template, request, url_for
 
+from ..extensions import app_settings, db
 from ..models import utcnow
-from . import queries, station
+from . import host_status, queries
 from .access import can_see_hidden
 from .blueprint import bp
-from .extensions import db
 from .present import image_json
 
 DEFAULT_REFRESH_SECONDS = 15
@@ -18,19 +18,20 @@ def _refresh_seconds() -> int:
     return min(max(value, 2), 600)
 
 
-def _station_summary():
-    settings = current_app.extensions["skyfleet"].settings
-    if not station.is_camera_host(settings):
+def _host_status():
+    settings = app_settings()
+    if not host_status.is_camera_host(settings):
         return None
     cams = queries.cameras(db.session, include_hidden=True)
-    return {"capture": station.capture_states(db.session, cams), "service": station.capture_service_state(settings),
-            "upload": station.upload_state(db.session, settings)}
+    return {"capture": host_status.capture_states(db.session, cams),
+            "service": host_status.capture_service_state(settings),
+            "upload": host_status.upload_state(db.session, settings)}
 
 
 @bp.route("/")
 def now():
     cards = [(cam, queries.latest(db.session, cam.id)) for cam in queries.cameras(db.session, can_see_hidden())]
-    return render_template("now.html", cards=cards, refresh=_refresh_seconds(), station=_station_summary())
+    return render_template("now.html", cards=cards, refresh=_refresh_seconds(), host_status=_host_status())
 
 
 @bp.route("/api/now")

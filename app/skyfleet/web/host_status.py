@@ -1,4 +1,6 @@
-"""What a camera host shows beside its pictures: capture state and the upload queue.
+"""A camera host's status for the web UI, beside its pictures: capture state and the upload queue.
+
+(The capture pipeline itself is `skyfleet.station`; this module only reads what it records.)
 
 A host is a camera host when its settings have remotes in `[upload]`; a remote has none.
 """
