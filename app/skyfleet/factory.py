@@ -28,7 +28,7 @@ from .extensions import STATE_KEY, SkyfleetState, app_settings, csrf, db, login_
 from .settings import Settings
 from .station.cli import night_cli
 from .syncapi.views import bp as syncapi_bp
-from .upload.cli import sync_cli, upload_worker
+from .upload.cli import sync_cli
 from .web import present, security, views_cameras, views_charts, views_image, views_nights, views_now  # noqa: F401 (routes)
 from .web.admin import bp as admin_bp
 from .web.auth import bp as auth_bp
@@ -38,7 +38,7 @@ from .web.media import bp as media_bp
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 # The appliance's own command groups, on app.cli (`flask --app skyfleet.factory:create_app ...`) and in
 # the operator's `skyfleet` command; `db` (Flask-Migrate) joins app.cli through migrate.init_app.
-CLI_GROUPS = (user_cli, asset_cli, sync_cli, upload_worker, night_cli)
+CLI_GROUPS = (user_cli, asset_cli, sync_cli, night_cli)
 STALE_STAGING_SECONDS = 6 * 3600
 
 

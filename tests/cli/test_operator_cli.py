@@ -9,7 +9,7 @@ from pathlib import Path
 from skyfleet import cli
 
 BIN = Path(sys.executable).parent
-APP_GROUPS = ["asset", "db", "night", "sync", "upload-worker", "user"]
+APP_GROUPS = ["asset", "db", "night", "sync", "user"]
 FLASK_ONLY = ["run", "routes", "shell"]
 FLASK_OPTIONS = ["--env-file", "--app", "--debug"]
 

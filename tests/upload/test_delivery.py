@@ -93,7 +93,7 @@ def test_worker_killed_mid_upload_delivers_once_without_partial_file(tmp_path, r
     host.drain()  # the camera sync
     asset = host.add_sized("video", 300 * 1024 * 1024, mdh.NIGHT_START)
     env = {"PATH": "/usr/bin:/bin", "SKYFLEET_CONFIG": str(host.toml), "LANG": "C.UTF-8"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "skyfleet"), "upload-worker", "--worker", "doomed"],
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "skyfleet-upload-worker"), "doomed"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     staging = remote.root / "data" / "images" / ".staging"
     try:

@@ -1,15 +1,11 @@
-"""`skyfleet sync ...` and `skyfleet upload-worker`: the camera host's side of the SyncAPI."""
+"""`skyfleet sync ...`: the camera host's side of the SyncAPI (the worker daemon is `upload.service`)."""
 from __future__ import annotations
 
-import logging
-import signal
-import socket
 import sys
-import threading
 import uuid
 
 import click
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from ..db_setup import session_factory
@@ -17,7 +13,7 @@ from ..extensions import app_settings
 from ..models import Asset, Camera, UploadJob
 from . import metadata, queue
 from .client import NOT_FOUND, OK, SyncClient
-from .config import PROTOCOLS, UploadConfigError, from_table
+from .config import NO_REMOTE, PROTOCOLS, UploadConfigError, from_table
 from .worker import UploadWorker
 
 sync_cli = AppGroup("sync", help="Upload queue of this camera host: status, retry, resync, check.")
@@ -33,7 +29,7 @@ def _upload_settings():
     except UploadConfigError as exc:
         raise click.ClickException(str(exc)) from None
     if not upload.remotes:
-        raise click.ClickException("no remote configured: add an [[upload.remotes]] table to the settings file")
+        raise click.ClickException(NO_REMOTE)
     return upload
 
 
@@ -210,20 +206,4 @@ def _count(sessions, remote, asset_ids, state) -> int:
     with sessions() as session:
         return session.scalar(select(func.count(UploadJob.id)).where(
             UploadJob.remote == remote, UploadJob.asset_id.in_(asset_ids), UploadJob.state == state))
-
-
-@click.command("upload-worker")
-@click.option("--worker", "number", default="1", help="Worker name suffix (systemd instance, e.g. %i).")
-@with_appcontext
-def upload_worker(number) -> None:
-    """Run one upload worker until SIGTERM (systemd: skyfleet-upload@N.service)."""
-    upload = _upload_settings()
-    logging.basicConfig(level=_settings().log_level.upper(), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    worker = UploadWorker(upload, _settings().storage_dir, _sessions(),
-                          name=f"{socket.gethostname()}-{number}", stop=stop)
-    worker.run()
 

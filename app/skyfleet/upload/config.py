@@ -15,6 +15,9 @@ class UploadConfigError(ValueError):
     """A bad [upload] value; the message names the key."""
 
 
+NO_REMOTE = "no remote configured: add an [[upload.remotes]] table to the settings file"
+
+
 @dataclass(frozen=True)
 class RemoteConfig:
     name: str
