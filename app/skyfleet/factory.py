@@ -25,10 +25,10 @@ from .assets_cli import asset_cli
 from .core.storage import LocalStorage as Storage  # the storage of this host: the local filesystem
 from .db_setup import tune_engine
 from .extensions import STATE_KEY, SkyfleetState, app_settings, csrf, db, login_manager, migrate
+from .night_cli import night_cli
 from .settings import Settings
-from .station.cli import night_cli
+from .sync_cli import sync_cli
 from .syncapi.views import bp as syncapi_bp
-from .upload.cli import sync_cli
 from .web import present, security, views_cameras, views_charts, views_image, views_nights, views_now  # noqa: F401 (routes)
 from .web.admin import bp as admin_bp
 from .web.auth import bp as auth_bp

@@ -1,4 +1,4 @@
-"""`skyfleet sync ...`: the camera host's side of the SyncAPI (the worker daemon is `upload.service`)."""
+"""`skyfleet sync ...`: the camera host's side of the SyncAPI (the worker daemon is `skyfleet-upload-worker`)."""
 from __future__ import annotations
 
 import sys
@@ -8,13 +8,13 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from ..db_setup import session_factory
-from ..extensions import app_settings
-from ..models import Asset, Camera, UploadJob
-from . import metadata, queue
-from .client import NOT_FOUND, OK, SyncClient
-from .config import NO_REMOTE, PROTOCOLS, UploadConfigError, from_table
-from .worker import UploadWorker
+from .db_setup import session_factory
+from .extensions import app_settings
+from .models import Asset, Camera, UploadJob
+from .upload import metadata, queue
+from .upload.client import NOT_FOUND, OK, SyncClient
+from .upload.config import NO_REMOTE, PROTOCOLS, UploadConfigError, from_table
+from .upload.worker import UploadWorker
 
 sync_cli = AppGroup("sync", help="Upload queue of this camera host: status, retry, resync, check.")
 

@@ -7,12 +7,12 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from ..db_setup import session_factory
-from ..extensions import app_settings
-from ..local_assets import storage_for
-from ..models import Camera
-from ..upload.config import UploadConfigError
-from ..upload.config import from_table as upload_from_table
+from .db_setup import session_factory
+from .extensions import app_settings
+from .local_assets import storage_for
+from .models import Camera
+from .upload.config import UploadConfigError
+from .upload.config import from_table as upload_from_table
 
 night_cli = AppGroup("night", help="A night's products on this camera host.")
 
@@ -24,8 +24,8 @@ night_cli = AppGroup("night", help="A night's products on this camera host.")
 def night_build(date, daytime: bool, camera_name) -> None:
     """Build and queue the keogram, star trail and timelapse of the night that began on DATE."""
     try:  # numpy/OpenCV are installed on camera hosts only
-        from . import processing_config
-        from .night import build_night, night_images
+        from .station import processing_config
+        from .station.night import build_night, night_images
     except ImportError as exc:
         raise click.ClickException(f"this host has no image processing installed ({exc.name})") from None
     settings = app_settings()
