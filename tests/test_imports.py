@@ -11,8 +11,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 APP = Path(__file__).resolve().parent.parent / "app"
 PACKAGE = "skyfleet"
 
@@ -20,17 +18,6 @@ PACKAGE = "skyfleet"
 # host (the models, settings loading, database set-up, API keys, time labels).
 CORE_MODULES = {f"{PACKAGE}.{name}" for name in ("models", "settings", "db_setup", "apikeys", "timefmt")}
 CAMERA_SIDE = tuple(f"{PACKAGE}.{name}" for name in ("capture", "imaging", "station", "upload", "local_assets"))
-
-# Known forbidden imports, each an expected failure until it is gone (strict: once it is gone the test
-# fails, as a reminder to delete the entry); any other forbidden import fails at once.  Keyed by
-# (importing module, imported module); a top-level package such as "flask" stands for all its modules.
-KNOWN_FORBIDDEN: dict = {
-    # The Flask CLI groups of two camera-side packages (`skyfleet night ...`, `skyfleet sync ...`): they
-    # belong to the operator's `skyfleet` command (the CLI layer, beside accounts_cli.py and
-    # assets_cli.py), not inside the packages the camera-side services run.
-    ("skyfleet.station.cli", "flask"): "station/cli.py is a Flask CLI group (flask.cli.AppGroup)",
-    ("skyfleet.upload.cli", "flask"): "upload/cli.py is a Flask CLI group (flask.cli.AppGroup)",
-}
 
 
 def module_name(path: Path) -> str:
@@ -132,11 +119,6 @@ def violations() -> dict:
     return found
 
 
-def known(edge) -> bool:
-    importer, imported = edge
-    return edge in KNOWN_FORBIDDEN or (importer, imported.split(".")[0]) in KNOWN_FORBIDDEN
-
-
 def import_graph() -> dict:
     """Runtime edges between skyfleet modules.  Importing a.b.c also runs the packages a.b and a
     (unless the importer is inside them already), so those are edges too."""
@@ -214,7 +196,7 @@ def test_no_import_cycle():
 
 
 def test_no_forbidden_import():
-    found = {edge: why for edge, why in violations().items() if not known(edge)}
+    found = violations()
     assert found == {}, "forbidden imports:\n" + "\n".join(f"  {a} -> {b}: {why}" for (a, b), why in found.items())
 
 
@@ -222,10 +204,3 @@ def test_nothing_outside_the_server_and_the_factory_imports_syncapi():
     found = sorted({(a, b) for a, b, _ in TABLE if _within(b, (f"{PACKAGE}.syncapi",))
                     and not _within(a, (f"{PACKAGE}.syncapi",)) and a != f"{PACKAGE}.factory"})
     assert found == []
-
-
-@pytest.mark.xfail(strict=True, reason="a known forbidden import (see KNOWN_FORBIDDEN)")
-@pytest.mark.parametrize("edge", sorted(KNOWN_FORBIDDEN))
-def test_known_forbidden_import_is_gone(edge):
-    found = [b for (a, b) in violations() if a == edge[0] and (b == edge[1] or b.split(".")[0] == edge[1])]
-    assert found == [], f"{edge[0]} -> {found}: {KNOWN_FORBIDDEN[edge]}"
