@@ -55,7 +55,7 @@ def test_flask_developer_commands_stay_reachable_through_the_factory(tmp_path):
     assert set(APP_GROUPS + FLASK_ONLY) <= set(commands(res.stdout))
     routes = run(tmp_path, BIN / "flask", "--app", "skyfleet.factory:create_app", "routes")
     assert routes.returncode == 0, routes.stderr
-    assert "/indi-allsky/sync/v1/<kind>" in routes.stdout or "syncapi." in routes.stdout
+    assert re.search(r"^syncapi\.sync\s.*\s/indi-allsky/sync/v1/<segment>", routes.stdout, flags=re.M), routes.stdout
 
 
 def test_app_commands_run_in_the_operator_cli(tmp_path):
