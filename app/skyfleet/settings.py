@@ -151,16 +151,20 @@ def _fill_derived(s: Settings) -> Settings:
     )
 
 
+def read_toml(path: str | os.PathLike) -> Mapping[str, Any]:
+    """The parsed settings file, every table included (the services read theirs from it)."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path} does not exist ({CONFIG_ENV})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
+
+
 def load(path: str | os.PathLike | None = None) -> Settings:
     """Read the TOML file at `path`, or at $SKYFLEET_CONFIG, or use the defaults."""
     path = path or os.environ.get(CONFIG_ENV)
     if not path:
         return from_mapping({})
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise SettingsError(f"settings file {path} does not exist ({CONFIG_ENV})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
-    return from_mapping(raw)
+    return from_mapping(read_toml(path))

@@ -124,3 +124,22 @@ def peak_rss_kib(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     raise RuntimeError("no VmHWM")
+
+
+@contextlib.contextmanager
+def app_on_server_database(server: LiveServer):
+    """An app on a running server's database, to look at the rows it wrote (the test database in the
+    PostgreSQL pass)."""
+    from skyfleet.extensions import db
+    from skyfleet.factory import create_app
+
+    config = {"data_dir": str(server.root / "data")}
+    if os.environ.get("SKYFLEET_TEST_DATABASE_URL"):
+        config["database_url"] = os.environ["SKYFLEET_TEST_DATABASE_URL"]
+    app = create_app(config)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -9,10 +9,9 @@ import requests
 from sqlalchemy import func, select
 
 from skyfleet.extensions import db
-from skyfleet.factory import create_app
 from skyfleet.models import Asset
 from tests.helpers import metadata as mdh
-from tests.helpers.live import running_server
+from tests.helpers.live import app_on_server_database, running_server
 from tests.helpers.rawhttp import chunked, exchange, request_head
 from tests.helpers.wire import dumps, multipart, sized, v1_headers, v2_headers
 
@@ -33,14 +32,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def database(server):
-    config = {"data_dir": str(server.root / "data")}
-    if os.environ.get("SKYFLEET_TEST_DATABASE_URL"):
-        config["database_url"] = os.environ["SKYFLEET_TEST_DATABASE_URL"]
-    app = create_app(config)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """An app on the live server's database, to look at the rows it wrote."""
+    with app_on_server_database(server) as app:
+        yield app
 
 
 def assert_nothing_stored(server, database):

@@ -6,17 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 
 import pytest
 import requests
 from sqlalchemy import select
 
 from skyfleet.extensions import db
-from skyfleet.factory import create_app
 from skyfleet.models import Asset, Camera, LongTermKeogram
 from tests.helpers.indi_allsky import CAMERA, FIXTURES, fixtures_dir, request_parts
-from tests.helpers.live import running_server
+from tests.helpers.live import app_on_server_database, running_server
 
 pytestmark = pytest.mark.slow
 ASSET_FIXTURES = [f for f in FIXTURES if f.segment != "camera"]
@@ -42,14 +40,8 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def database(server):
     """An app on the live server's database, to look at the rows it wrote."""
-    config = {"data_dir": str(server.root / "data")}
-    if os.environ.get("SKYFLEET_TEST_DATABASE_URL"):
-        config["database_url"] = os.environ["SKYFLEET_TEST_DATABASE_URL"]
-    app = create_app(config)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with app_on_server_database(server) as app:
+        yield app
 
 
 def put(server, fixture, media: bytes):

@@ -18,11 +18,6 @@ import sys
 import threading
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.9/3.10
-    import tomli as tomllib
-
 from .. import settings as project_settings
 from .indi_client import Frame, IndiCamera
 from .loop import CaptureLoop, FrameContext
@@ -31,21 +26,16 @@ from .status import STATE_FILE_NAME, CaptureStatus, write_status
 
 log = logging.getLogger("skyfleet.capture")
 
-CONFIG_ENV = "SKYFLEET_CONFIG"
+CONFIG_ENV = project_settings.CONFIG_ENV
 EXIT_CONFIG = 2
 
 
 def load_config(path: Optional[str]) -> Mapping[str, Any]:
+    """The whole settings file (the [capture] table and what the station needs besides)."""
     path = path or os.environ.get(CONFIG_ENV)
     if not path:
         raise ValueError(f"no configuration: pass --config or set {CONFIG_ENV}")
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ValueError(f"configuration file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"configuration file {path} is not valid TOML: {exc}") from None
+    return project_settings.read_toml(path)
 
 
 def build_on_frame(raw: Mapping[str, Any], settings: CaptureSettings) -> Callable[[Frame, FrameContext], Any]:

@@ -10,7 +10,7 @@ from ..core import metadata as md
 from ..core import signing
 from ..core.assets import KINDS
 from ..core.errors import BadRequest, Busy, Conflict, NotFound, SyncError, TooLarge
-from ..extensions import db
+from ..extensions import app_settings, db, skyfleet_state
 from . import cameras, service
 from .auth import Authenticator
 from .multipart import StagedMedia, read_upload
@@ -25,7 +25,7 @@ def clock() -> float:
 
 @bp.route("/sync/v1/<segment>", methods=["GET", "POST", "PUT", "DELETE"])
 def sync(segment: str):
-    settings = current_app.extensions["skyfleet"].settings
+    settings = app_settings()
     kind = KINDS.get(segment)
     if kind is None and segment != "camera":
         raise NotFound(f"unknown asset type {segment[:40]!r}; known: camera, {', '.join(sorted(KINDS))}",
@@ -35,7 +35,7 @@ def sync(segment: str):
         raise TooLarge(f"request body of {length} bytes is over the server's limit of "
                        f"{settings.syncapi.max_upload_mb} MiB")
     authenticator = Authenticator(
-        db.session, current_app.extensions["skyfleet"].keybox, accept_v1=settings.syncapi.accept_v1_signature,
+        db.session, skyfleet_state().keybox, accept_v1=settings.syncapi.accept_v1_signature,
         clock_skew=settings.syncapi.clock_skew_seconds, nonce_ttl=settings.syncapi.nonce_ttl_seconds,
         clock=clock)
     state = authenticator.begin(request.method, request.path, request.headers)
@@ -89,7 +89,7 @@ def _camera(method: str, meta: dict):
 
 
 def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user):
-    ext = current_app.extensions["skyfleet"]
+    ext = skyfleet_state()
     camera_uuid = md.uuid(meta, "camera_uuid", required=True)
     camera = cameras.find(db.session, camera_uuid)
     if camera is None:
