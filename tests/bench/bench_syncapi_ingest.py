@@ -19,6 +19,7 @@ from pathlib import Path
 
 import requests
 
+from tests.bench.threads import run_timed
 from tests.helpers import metadata as mdh
 from tests.helpers.live import BIN, LiveServer, free_port
 from tests.helpers.wire import dumps, multipart, sized, v1_headers
@@ -73,13 +74,7 @@ def run_clients(url: str, user: str, key: str, jpeg: bytes, uploads: int, client
             if resp.status_code != 200:
                 errors.append(resp.text[:200])
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
+    elapsed = run_timed(worker, clients)
     if errors:
         raise RuntimeError(f"{len(errors)} uploads failed, first: {errors[0]}")
     return uploads / elapsed

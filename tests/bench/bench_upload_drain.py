@@ -17,7 +17,6 @@ import queue as stdqueue
 import shutil
 import statistics
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from skyfleet.local_assets import record_asset
 from skyfleet.models import Asset
 from skyfleet.upload import client as c
 from skyfleet.upload import metadata
+from tests.bench.threads import run_timed
 from tests.helpers import metadata as mdh
 from tests.helpers.live import LiveServer
 from tests.upload.conftest import CameraHost
@@ -85,13 +85,7 @@ def raw_ingest(host: CameraHost, requests: list, workers: int) -> float:
         finally:
             cl.close()
 
-    threads = [threading.Thread(target=send_until_empty) for _ in range(workers)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
+    elapsed = run_timed(send_until_empty, workers)
     if errors:
         raise RuntimeError(f"{len(errors)} raw uploads failed: {errors[0]}")
     return len(requests) / elapsed
