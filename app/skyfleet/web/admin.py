@@ -65,26 +65,26 @@ def _not_self(user: User, what: str) -> bool:
     return True
 
 
+def _switch(user_id: int, field: str, attribute: str, taking_away: str, said: dict):
+    """Turn a user's flag on or off from the form; an admin cannot take it away from themselves."""
+    user = _user_or_404(user_id)
+    on = request.form.get(field) == "1"
+    if on or _not_self(user, taking_away):
+        setattr(user, attribute, on)
+        db.session.commit()
+        flash(f"{user.username}: {said[on]}.", "ok")
+    return redirect(url_for("admin.users"))
+
+
 @bp.route("/users/<int:user_id>/admin", methods=["POST"])
 def set_admin(user_id: int):
-    user = _user_or_404(user_id)
-    grant = request.form.get("admin") == "1"
-    if grant or _not_self(user, "remove admin rights from"):
-        user.is_admin = grant
-        db.session.commit()
-        flash(f"{user.username}: admin {'granted' if grant else 'removed'}.", "ok")
-    return redirect(url_for("admin.users"))
+    return _switch(user_id, "admin", "is_admin", "remove admin rights from",
+                   {True: "admin granted", False: "admin removed"})
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 def set_active(user_id: int):
-    user = _user_or_404(user_id)
-    active = request.form.get("active") == "1"
-    if active or _not_self(user, "deactivate"):
-        user.is_active = active
-        db.session.commit()
-        flash(f"{user.username}: {'activated' if active else 'deactivated'}.", "ok")
-    return redirect(url_for("admin.users"))
+    return _switch(user_id, "active", "is_active", "deactivate", {True: "activated", False: "deactivated"})
 
 
 @bp.route("/users/<int:user_id>/apikey", methods=["POST"])
