@@ -158,11 +158,11 @@ class CaptureLoop:
         if night != self.night:
             self.night = night
             self.watchdog.set_gain(self.driver.gain_for(night))
-            limits = self.driver.exposure_limits(night)
+            configured = s.limits(night)
             log.info("%s (sun at %.1f deg): gain %g, configured exposure %s s", "night" if night else "day",
-                     sky.sun_alt, self.watchdog.gain, limits)
-            if self.exposure is None:
-                self.exposure = s.exposure_initial if s.exposure_initial is not None else limits.minimum
+                     sky.sun_alt, self.watchdog.gain, configured)
+            if self.exposure is None:  # fitted into the driver's range below
+                self.exposure = s.exposure_initial if s.exposure_initial is not None else configured.minimum
         self.watchdog.ensure_connected()  # the driver's ranges are known before the request is made
         limits = self.driver.exposure_limits(night)
         self.status.night, self.status.exposure_limits = night, f"{limits} s"
