@@ -6,12 +6,12 @@ and after every frame; the web app, another process, reads it.  Written atomical
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional, Union
+
+from ..core.files import atomic_write_bytes
 
 STATE_FILE_NAME = "capture-state.json"
 
@@ -52,16 +52,8 @@ class CaptureStatus:
 
 
 def write_status(path: Union[str, Path], status: CaptureStatus) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(asdict(status), fh)
-        os.chmod(tmp, 0o640)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # not fsynced: it is rewritten every period, and a lost last state only shows an older one
+    atomic_write_bytes(path, json.dumps(asdict(status)).encode(), fsync=False)
 
 
 def read_status(path: Union[str, Path]) -> Optional[CaptureStatus]:
