@@ -80,6 +80,8 @@ class Camera(Base):
     height: Mapped[Optional[int]] = mapped_column(Integer)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The SyncAPI account that registered the camera: only it (and admins) may change it or its assets.
+    registered_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     connect_date: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -96,6 +98,37 @@ class SyncNonce(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     nonce: Mapped[str] = mapped_column(String(64))
     seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class SyncV1Mac(Base):
+    """v1 HMACs seen within the clock window, with what they came with.
+
+    A v1 MAC covers only the metadata, so the same MAC arriving with another method or other media is
+    a replay of a captured request and is refused."""
+
+    __tablename__ = "sync_v1_mac"
+    __table_args__ = (UniqueConstraint("user_id", "mac"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    mac: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    media_sha256: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class LoginSession(Base):
+    """A signed-in web session; the cookie carries the token, the table its sha256.
+
+    Logout deletes the row, so a copied cookie stops working."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class LoginFailure(Base):
