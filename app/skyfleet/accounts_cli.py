@@ -79,12 +79,35 @@ def user_setadmin(username: str, revoke: bool) -> None:
     click.echo(f"{username}: admin {'revoked' if revoke else 'granted'}{'' if changed else ' (unchanged)'}")
 
 
+@user_cli.command("setactive")
+@click.argument("username")
+@click.option("--deactivate", is_flag=True, help="Deactivate instead: no login, no SyncAPI, web sessions end.")
+@reports_errors
+def user_setactive(username: str, deactivate: bool) -> None:
+    """Activate a user (or deactivate them with --deactivate, which also ends their web sessions)."""
+    user = accounts.get(db.session, username)
+    changed = user.is_active == deactivate
+    accounts.set_active(user, not deactivate)
+    db.session.commit()
+    click.echo(f"{username}: {'deactivated' if deactivate else 'activated'}{'' if changed else ' (unchanged)'}")
+
+
+@user_cli.command("logout")
+@click.argument("username")
+@reports_errors
+def user_logout(username: str) -> None:
+    """End every web session of a user (a lost laptop, a copied cookie); the password stays."""
+    ended = accounts.end_sessions(accounts.get(db.session, username))
+    db.session.commit()
+    click.echo(f"{username}: {ended} session{'s' * (ended != 1)} ended")
+
+
 @user_cli.command("setpassword")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
 @reports_errors
 def user_setpassword(username: str, password_stdin: bool) -> None:
-    """Set a user's password."""
+    """Set a user's password; it ends the user's web sessions."""
     user = accounts.get(db.session, username)
     accounts.set_password(user, _password(password_stdin))
     db.session.commit()

@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, request
 from flask_login import AnonymousUserMixin
-from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import settings as settings_mod
@@ -97,7 +96,7 @@ class Anonymous(AnonymousUserMixin):
 
 
 def _init_pages(app: Flask) -> None:
-    """Login, CSRF on every form, security headers, template helpers and error pages."""
+    """Login, CSRF on every form, body limits, security headers, template helpers and error pages."""
     login_manager.init_app(app)
     login_manager.anonymous_user = Anonymous
     login_manager.login_view = "auth.login"
@@ -109,12 +108,7 @@ def _init_pages(app: Flask) -> None:
     def _site():
         return {"public_site": app_settings(app).web.public}
 
-    def error_page(code: int, title: str, message: str):
-        return render_template("error.html", code=code, title=title, message=message), code
-
-    app.register_error_handler(403, lambda exc: error_page(403, "Forbidden", "This page is for admins only."))
-    app.register_error_handler(CSRFError, lambda exc: error_page(
-        400, "Form expired", f"The form could not be accepted ({exc.description}). Reload the page and try again."))
+    app.register_error_handler(403, lambda exc: security.error_page(403, "Forbidden", "This page is for admins only."))
 
 
 def _json_errors_for_api(app: Flask, prefix: str) -> None:

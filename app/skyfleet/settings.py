@@ -44,6 +44,12 @@ class WebSettings:
     login_failures_per_account: int = 5
     login_failures_per_address: int = 20
     login_throttle_minutes: int = 15
+    # A login ends after this many days without a request (and at logout, deactivation or a new password).
+    session_idle_days: int = 14
+    # Form (CSRF) tokens are valid this long: a login page left open all evening still works.
+    csrf_token_hours: int = 12
+    # Largest request body outside the SyncAPI (the forms need a few KiB); a bigger one gets 413 unread.
+    max_form_kb: int = 64
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """Failed logins are throttled per (user name, address) and per address, in the database."""
 import datetime as dt
+import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from skyfleet.extensions import db
 from skyfleet.models import LoginFailure
 from skyfleet.settings import WebSettings
-from skyfleet.web.throttle import Throttle
+from skyfleet.web.throttle import Throttle, client_key
 
 from .conftest import ADMIN, ADMIN_PW, add_user, csrf_token
 
@@ -84,3 +86,57 @@ def test_an_overlong_address_is_throttled_like_any_other(app):
     for _ in range(5):
         assert login_from(client, address, ADMIN, "guess").status_code == 401
     assert login_from(client, address, ADMIN, ADMIN_PW).status_code == 429
+
+
+def test_ipv6_clients_are_counted_per_64(app):
+    """One host has a whole /64 to pick addresses from: a new address per guess must not reset the count."""
+    add_user(app, ADMIN, ADMIN_PW, admin=True)
+    client = app.test_client()
+    for n in range(5):
+        assert login_from(client, f"2001:db8:1:2::{n + 10:x}", ADMIN, "guess").status_code == 401
+    assert login_from(client, "2001:db8:1:2:ffff:1:2:3", ADMIN, ADMIN_PW).status_code == 429
+    assert login_from(client, "2001:db8:1:3::1", ADMIN, ADMIN_PW).status_code == 302
+
+
+@pytest.mark.parametrize("address,key", [
+    ("198.51.100.7", "198.51.100.7"),
+    ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+    ("2001:0DB8:0001:0002::1", "2001:db8:1:2::/64"),
+    ("::ffff:198.51.100.7", "198.51.100.7"),
+    ("fe80::1%eth0", "fe80::/64"),
+    ("unknown", "unknown"),
+    ("x" * 100, "x" * 64),
+])
+def test_client_keys(address, key):
+    assert client_key(address) == key
+
+
+def test_parallel_wrong_logins_cannot_exceed_the_limit(app):
+    """Twenty guesses at once from one address: at most five are tried, the others wait (429); the
+    password is then still accepted once the guesses are over."""
+    add_user(app, ADMIN, ADMIN_PW, admin=True)
+    clients = [app.test_client() for _ in range(20)]
+    tokens = []
+    for c in clients:
+        c.environ_base["REMOTE_ADDR"] = HOME
+        tokens.append(csrf_token(c))
+    start = threading.Barrier(len(clients))
+    statuses = []
+
+    def guess(c, token):
+        start.wait()
+        resp = c.post("/login", data={"csrf_token": token, "username": ADMIN, "password": "guess"})
+        statuses.append(resp.status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(statuses) == 20 and set(statuses) <= {401, 429}, statuses
+    # at most five are tried; when all twenty are recorded before any is checked, none is (never more)
+    assert statuses.count(401) <= 5, statuses
+    with app.app_context():
+        assert db.session.scalar(select(func.count(LoginFailure.id))) == statuses.count(401)
+    if statuses.count(401) < 5:
+        assert login_from(clients[0], HOME, ADMIN, ADMIN_PW).status_code == 302

@@ -65,26 +65,33 @@ def _not_self(user: User, what: str) -> bool:
     return True
 
 
-def _switch(user_id: int, field: str, attribute: str, taking_away: str, said: dict):
-    """Turn a user's flag on or off from the form; an admin cannot take it away from themselves."""
+def _switch(user_id: int, field: str, change, taking_away: str, said: dict):
+    """Turn a user's flag on or off from the form with `change(user, on)`; an admin cannot take it away
+    from themselves."""
     user = _user_or_404(user_id)
     on = request.form.get(field) == "1"
     if on or _not_self(user, taking_away):
-        setattr(user, attribute, on)
+        change(user, on)
         db.session.commit()
         flash(f"{user.username}: {said[on]}.", "ok")
     return redirect(url_for("admin.users"))
 
 
+def _set_admin_flag(user: User, on: bool) -> None:
+    user.is_admin = on
+
+
 @bp.route("/users/<int:user_id>/admin", methods=["POST"])
 def set_admin(user_id: int):
-    return _switch(user_id, "admin", "is_admin", "remove admin rights from",
+    return _switch(user_id, "admin", _set_admin_flag, "remove admin rights from",
                    {True: "admin granted", False: "admin removed"})
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 def set_active(user_id: int):
-    return _switch(user_id, "active", "is_active", "deactivate", {True: "activated", False: "deactivated"})
+    """Deactivating ends the user's web sessions at once (accounts.set_active)."""
+    return _switch(user_id, "active", accounts.set_active, "deactivate",
+                   {True: "activated", False: "deactivated, signed out everywhere"})
 
 
 @bp.route("/users/<int:user_id>/apikey", methods=["POST"])
