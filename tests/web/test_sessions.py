@@ -261,3 +261,38 @@ def test_a_weaker_hash_is_replaced_at_the_next_login(app, old_method):
         assert user.password_hash.startswith(accounts.password_hash_method() + "$")
         assert accounts.verify_password(user, VIEWER_PW)
     assert logged_in(client)
+
+
+def set_password_in_admin(client, uid: int, password: str):
+    token = csrf_token(client, f"/admin/users/{uid}/password")
+    return client.post(f"/admin/users/{uid}/password",
+                       data={"csrf_token": token, "password": password, "confirm": password})
+
+
+def test_a_new_password_from_the_admin_signs_the_user_out_everywhere(app, admin_client, viewer_client):
+    thief = copy_of(app, viewer_client)
+    assert set_password_in_admin(admin_client, accounts_id(app, VIEWER), "set by the admin").status_code == 302
+    assert sessions_of(app, VIEWER) == []
+    assert not logged_in(viewer_client) and not logged_in(thief)
+    assert login(app.test_client(), VIEWER, VIEWER_PW).status_code == 401
+    assert login(app.test_client(), VIEWER, "set by the admin").status_code == 302
+
+
+def test_an_admin_setting_their_own_password_stays_signed_in_and_others_are_out(app, admin_client):
+    thief = copy_of(app, admin_client)
+    assert set_password_in_admin(admin_client, accounts_id(app, ADMIN), "my new admin pw").status_code == 302
+    assert logged_in(admin_client) and not logged_in(thief)
+    assert len(sessions_of(app, ADMIN)) == 1
+
+
+def test_the_admin_password_form_refuses_short_and_differing_passwords(app, admin_client):
+    uid = add_user(app, VIEWER, VIEWER_PW)
+    token = csrf_token(admin_client, f"/admin/users/{uid}/password")
+    short = admin_client.post(f"/admin/users/{uid}/password", data={"csrf_token": token, "password": "short",
+                                                                    "confirm": "short"})
+    assert short.status_code == 400 and "at least 8" in text(short)
+    differ = admin_client.post(f"/admin/users/{uid}/password", data={"csrf_token": token, "password": "long enough 1",
+                                                                     "confirm": "long enough 2"})
+    assert differ.status_code == 400 and "passwords differ" in text(differ)
+    assert admin_client.get("/admin/users/9999/password").status_code == 404
+    assert login(app.test_client(), VIEWER, VIEWER_PW).status_code == 302

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 from sqlalchemy import select
 
 from .. import accounts, apikeys
@@ -10,7 +10,8 @@ from ..extensions import app_settings, db, skyfleet_state
 from ..models import User
 from . import host_status, queries
 from .access import require_admin
-from .forms import ButtonForm, UserCreateForm
+from .auth import WebUser, idle_limit
+from .forms import ButtonForm, PasswordSetForm, UserCreateForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_admin)
@@ -92,6 +93,25 @@ def set_active(user_id: int):
     """Deactivating ends the user's web sessions at once (accounts.set_active)."""
     return _switch(user_id, "active", accounts.set_active, "deactivate",
                    {True: "activated", False: "deactivated, signed out everywhere"})
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+def set_password(user_id: int):
+    """A new password ends every web session of the user; an admin changing their own keeps this one."""
+    user = _user_or_404(user_id)
+    form = PasswordSetForm()
+    if form.validate_on_submit():
+        accounts.set_password(user, form.password.data)
+        own = user.id == current_user.id
+        token = accounts.start_session(db.session, user, idle_limit()) if own else None
+        db.session.commit()
+        if token:
+            login_user(WebUser(user, token))
+        current_app.logger.info("admin %s set the password of %s", current_user.username, user.username)
+        flash(f"{user.username}: password set{', other sessions ended' if own else ', signed out everywhere'}.",
+              "ok")
+        return redirect(url_for("admin.users"))
+    return render_template("admin/password.html", user=user, form=form), 400 if form.errors else 200
 
 
 @bp.route("/users/<int:user_id>/apikey", methods=["POST"])

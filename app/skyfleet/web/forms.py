@@ -22,5 +22,12 @@ class UserCreateForm(FlaskForm):
     admin = BooleanField("Admin")
 
 
+class PasswordSetForm(FlaskForm):
+    password = PasswordField("New password", validators=[
+        DataRequired(), Length(min=MIN_PASSWORD_LENGTH, message=f"at least {MIN_PASSWORD_LENGTH} characters"),
+        Length(max=1024)])
+    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "passwords differ")])
+
+
 class ButtonForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
