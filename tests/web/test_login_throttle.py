@@ -3,14 +3,16 @@ import datetime as dt
 import threading
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from skyfleet.extensions import db
 from skyfleet.models import LoginFailure
 from skyfleet.settings import WebSettings
 from skyfleet.web.throttle import Throttle, client_key
+from tests.helpers.live import running_server
 
-from .conftest import ADMIN, ADMIN_PW, add_user, csrf_token
+from .conftest import ADMIN, ADMIN_PW, add_user, csrf_from, csrf_token
 
 HOME = "198.51.100.7"
 ELSEWHERE = "203.0.113.9"
@@ -140,3 +142,27 @@ def test_parallel_wrong_logins_cannot_exceed_the_limit(app):
         assert db.session.scalar(select(func.count(LoginFailure.id))) == statuses.count(401)
     if statuses.count(401) < 5:
         assert login_from(clients[0], HOME, ADMIN, ADMIN_PW).status_code == 302
+
+
+def test_parallel_wrong_logins_against_a_real_server_cannot_exceed_the_limit(tmp_path):
+    """gunicorn with two worker processes and the production password hash: the check and the record
+    of an attempt happen in different processes, yet no more than five guesses are tried."""
+    with running_server(tmp_path / "srv") as srv:
+        sessions = [requests.Session() for _ in range(16)]
+        tokens = [csrf_from(s.get(srv.url + "/login", timeout=10).text) for s in sessions]
+        start = threading.Barrier(len(sessions))
+        statuses = []
+
+        def guess(s, token):
+            start.wait()
+            statuses.append(s.post(srv.url + "/login", data={"csrf_token": token, "username": srv.user,
+                                                             "password": "guess"},
+                                   timeout=60, allow_redirects=False).status_code)
+
+        threads = [threading.Thread(target=guess, args=pair) for pair in zip(sessions, tokens)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert len(statuses) == 16 and set(statuses) <= {401, 429}, statuses
+    assert statuses.count(401) <= 5, statuses
