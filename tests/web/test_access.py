@@ -97,7 +97,7 @@ def test_login_of_an_unknown_or_inactive_user_fails(app, client):
 def test_login_without_csrf_token_is_rejected(app, client):
     add_user(app, ADMIN, ADMIN_PW, admin=True)
     resp = client.post("/login", data={"username": ADMIN, "password": ADMIN_PW})
-    assert resp.status_code == 400 and "Form expired" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "The login form could not be accepted" in resp.get_data(as_text=True)
     assert client.get("/admin/").status_code == 302
 
 

@@ -296,3 +296,15 @@ def test_the_admin_password_form_refuses_short_and_differing_passwords(app, admi
     assert differ.status_code == 400 and "passwords differ" in text(differ)
     assert admin_client.get("/admin/users/9999/password").status_code == 404
     assert login(app.test_client(), VIEWER, VIEWER_PW).status_code == 302
+
+
+def test_a_login_form_whose_session_cookie_is_gone_comes_back_fresh(app):
+    """The browser was restarted after the page loaded: the cookie with the form secret is gone."""
+    add_user(app, VIEWER, VIEWER_PW)
+    token = csrf_token(app.test_client())
+    client = app.test_client()
+    resp = client.post("/login", data={"csrf_token": token, "username": VIEWER, "password": VIEWER_PW})
+    assert resp.status_code == 400 and "The login form could not be accepted" in text(resp)
+    again = client.post("/login", data={"csrf_token": csrf_from(text(resp)), "username": VIEWER,
+                                        "password": VIEWER_PW})
+    assert again.status_code == 302

@@ -68,15 +68,17 @@ def _same_site_referrer() -> Optional[str]:
 
 
 def csrf_refused(exc: CSRFError):
-    """An expired form token gets a fresh form and says why; a missing or forged one a plain 400."""
-    if exc.description != CSRF_EXPIRED:
-        return error_page(400, "Form expired", f"The form could not be accepted ({exc.description}). "
-                          "Reload the page and try again.")
-    if request.endpoint == "auth.login":
+    """The login page comes back fresh whatever was wrong with its token; another expired form sends the
+    browser back to its page with a message; a missing or forged token elsewhere gets a plain 400."""
+    expired = exc.description == CSRF_EXPIRED
+    if request.endpoint == "auth.login":  # nothing happens on a fresh form, so it is safe to offer one
         form = LoginForm(formdata=None)
         form.username.data = (request.form.get("username") or "")[:64]
-        return render_template("login.html", form=form,
-                               error="The login form had expired. Please log in again."), 400
+        why = "had expired" if expired else f"could not be accepted ({exc.description})"
+        return render_template("login.html", form=form, error=f"The login form {why}. Please log in again."), 400
+    if not expired:
+        return error_page(400, "Form expired", f"The form could not be accepted ({exc.description}). "
+                          "Reload the page and try again.")
     back = _same_site_referrer()
     if back is None:
         return error_page(400, "Form expired", "The form had expired, so nothing was changed. "
