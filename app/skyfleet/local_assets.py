@@ -9,10 +9,9 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .core import recording
+from .core import media_types, recording
 from .core.assets import KINDS, build_record
 from .core.files import sha256_file
-from .core.metadata import media_extension
 from .core.storage import LocalStorage, Storage
 from .models import Asset, Camera, utcnow
 from .upload import queue
@@ -45,7 +44,9 @@ def record_asset(session: Session, storage: Storage, camera: Camera, kind: str, 
     spec = KINDS[kind]
     source = Path(source)
     record = build_record(spec, meta, camera)
-    rel = record.path_stem + media_extension(source.name)
+    ext = spec.media_extension(source.name)  # what a remote would take: the same types, the same check
+    media_types.check_file(ext, source)
+    rel = record.path_stem + ext
     size, digest = source.stat().st_size, sha256_file(source)
     existing = recording.find_existing(session, camera, spec, record.natural_key)
     return recording.save(

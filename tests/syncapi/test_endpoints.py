@@ -8,6 +8,7 @@ from sqlalchemy import select
 from skyfleet.extensions import db
 from skyfleet.models import Asset, Camera, LongTermKeogram
 from tests.helpers import metadata as mdh
+from tests.helpers.media import fake
 from tests.helpers.storage import assert_consistent, stored_files
 from tests.helpers.wire import CAMERA_UUID
 
@@ -15,7 +16,7 @@ KIND_AND_SCHEME = [(k, s) for k in mdh.ALL_KINDS for s in ("v1", "skyfleet")]
 
 
 def media_for(kind: str, salt: bytes = b"") -> bytes:
-    return (kind.encode() + salt) * 1000 + os.urandom(16)
+    return fake(mdh.EXTENSION[kind], (kind.encode() + salt) * 1000 + os.urandom(16))
 
 
 def fetch(client, url):
@@ -77,7 +78,7 @@ def test_put_adds_when_missing(app, sender, camera, kind):
 
 
 def test_image_columns_and_camera_local_time(app, sender, camera):
-    resp = sender.send("POST", "image", mdh.asset("image"), b"jpeg" * 100)
+    resp = sender.send("POST", "image", mdh.asset("image"), fake(".jpg", b"jpeg" * 100))
     assert resp.status_code == 200
     with app.app_context():
         img = db.session.get(Asset, resp.get_json()["id"])
@@ -95,21 +96,23 @@ def test_image_columns_and_camera_local_time(app, sender, camera):
 
 def test_keogram_pixels_are_not_duplicated_by_repeats(app, sender, camera):
     meta = mdh.asset("image")
-    sender.send("POST", "image", meta, b"a" * 10)
-    sender.send("PUT", "image", meta, b"b" * 10)
+    sender.send("POST", "image", meta, fake(".jpg", b"a" * 10))
+    sender.send("PUT", "image", meta, fake(".jpg", b"b" * 10))
     with app.app_context():
         assert len(db.session.scalars(select(LongTermKeogram)).all()) == 1
 
 
 def test_minivideos_of_one_night_do_not_replace_each_other(sender, camera):
-    first = sender.send("POST", "minivideo", mdh.asset("minivideo", when=mdh.NIGHT_START), b"m1" * 50)
-    second = sender.send("POST", "minivideo", mdh.asset("minivideo", when=mdh.NIGHT_START + 3600), b"m2" * 50)
+    first = sender.send("POST", "minivideo", mdh.asset("minivideo", when=mdh.NIGHT_START),
+                        fake(".mp4", b"m1" * 50), media_name="m.mp4")
+    second = sender.send("POST", "minivideo", mdh.asset("minivideo", when=mdh.NIGHT_START + 3600),
+                         fake(".mp4", b"m2" * 50), media_name="m.mp4")
     assert first.status_code == second.status_code == 200
     assert first.get_json()["id"] != second.get_json()["id"]
 
 
 def test_get_by_natural_key_reports_size_and_digest(sender, camera):
-    media = b"night video" * 99
+    media = fake(".mp4", b"night video" * 99)
     sender.send("POST", "video", mdh.asset("video"), media, media_name="t.mp4")
     resp = sender.send("GET", "video", {"camera_uuid": CAMERA_UUID, "dayDate": "20241231", "night": True},
                        media=b"", add_size=False)
@@ -150,7 +153,7 @@ def test_empty_file_mode_stores_the_row_without_a_file(app, sender, camera):
 
 
 def test_media_part_before_metadata_is_accepted(sender, camera):
-    resp = sender.send("POST", "image", mdh.asset("image"), b"z" * 5000, media_first=True)
+    resp = sender.send("POST", "image", mdh.asset("image"), fake(".jpg", b"z" * 5000), media_first=True)
     assert resp.status_code == 200, resp.get_json()
 
 

@@ -8,6 +8,7 @@ import pytest
 from skyfleet.extensions import db
 from tests.conftest import PG_URL, add_api_user
 from tests.helpers import metadata as mdh
+from tests.helpers.media import fake
 from tests.helpers.storage import assert_consistent, assert_nothing_stored
 from tests.helpers.wire import (
     EXAMPLE_KEY,
@@ -160,9 +161,10 @@ def test_skyfleet_timestamp_outside_the_allowed_skew(app, client, camera, skew):
 
 
 def test_skyfleet_replayed_request(app, client, camera):
-    meta = dumps(sized(mdh.asset("image"), b"x"))
-    body, ctype = multipart(meta, b"x")
-    headers = v2_headers(EXAMPLE_USER, EXAMPLE_KEY, "POST", IMAGE, meta, b"x")
+    media = fake(".jpg", b"x")
+    meta = dumps(sized(mdh.asset("image"), media))
+    body, ctype = multipart(meta, media)
+    headers = v2_headers(EXAMPLE_USER, EXAMPLE_KEY, "POST", IMAGE, meta, media)
     first = client.post(IMAGE, data=body, content_type=ctype, headers=headers)
     assert first.status_code == 200
     check(client.post(IMAGE, data=body, content_type=ctype, headers=headers), 401, "replayed")
@@ -228,14 +230,14 @@ def test_database_locked_answers_503_and_stores_nothing(app_factory):
         blocker = db.engine.raw_connection()
     try:
         blocker.cursor().execute("BEGIN EXCLUSIVE")
-        resp = s.send("POST", "image", mdh.asset("image"), b"y" * 1000)
+        resp = s.send("POST", "image", mdh.asset("image"), fake(".jpg", b"y" * 1000))
         body = check(resp, 503, "database_busy")
         assert resp.headers["Retry-After"] == "5" and "retry" in body["message"]
     finally:
         blocker.rollback()
         blocker.close()
     assert_nothing_stored(app)
-    assert s.send("POST", "image", mdh.asset("image"), b"y" * 1000).status_code == 200
+    assert s.send("POST", "image", mdh.asset("image"), fake(".jpg", b"y" * 1000)).status_code == 200
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")
@@ -250,7 +252,7 @@ def test_disk_full_answers_507_and_leaves_no_partial_file(app_factory, tmp_path)
         assert s.send("PUT", "camera", mdh.camera(), b"").status_code == 200
         check(s.send("POST", "image", mdh.asset("image"), os.urandom(3 * 1024 * 1024)), 507, "insufficient_storage")
         assert_nothing_stored(app)
-        ok = s.send("POST", "image", mdh.asset("image"), b"fits" * 1000)
+        ok = s.send("POST", "image", mdh.asset("image"), fake(".jpg", b"fits" * 1000))
         assert ok.status_code == 200  # space came back with the failed upload's staging file
         assert_consistent(app)
     finally:

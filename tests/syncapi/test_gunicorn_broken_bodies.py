@@ -44,7 +44,7 @@ def assert_nothing_stored(server, database):
     assert [p for p in images.rglob("*") if p.is_file()] == []  # staging included
 
 
-def image_upload(server, media: bytes = b"\xff\xd8 sky \xff\xd9" * 100, when: int = mdh.NIGHT_START):
+def image_upload(server, media: bytes = b"\xff\xd8\xff sky \xff\xd9" * 100, when: int = mdh.NIGHT_START):
     """(headers, complete multipart body) of a valid, signed image upload."""
     meta = dumps(sized(mdh.asset("image", when=when), media))
     body, ctype = multipart(meta, media, "sky.jpg")

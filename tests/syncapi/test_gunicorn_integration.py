@@ -8,6 +8,7 @@ import requests
 
 from tests.helpers import metadata as mdh
 from tests.helpers.live import peak_rss_kib, running_server
+from tests.helpers.media import fake
 from tests.helpers.wire import dumps, multipart, multipart_envelope, sized, v1_headers, v2_headers
 
 pytestmark = pytest.mark.slow
@@ -70,20 +71,22 @@ def test_jpeg_and_mp4_round_trip_through_gunicorn(server, media_files):
 
 def test_large_upload_is_streamed_not_held_in_memory(server):
     upload(server, "PUT", "camera", mdh.camera(), b"", "bogus.ext")
-    warm = upload(server, "POST", "startrailvideo", mdh.asset("startrailvideo"), b"w" * 1000, "w.mp4")
+    warm = upload(server, "POST", "startrailvideo", mdh.asset("startrailvideo"), fake(".mp4", b"w" * 1000), "w.mp4")
     assert warm.status_code == 200, warm.text
     before = {pid: peak_rss_kib(pid) for pid in server.worker_pids()}
     size = 200 * 1024 * 1024
     meta = dumps(dict(mdh.asset("video", when=mdh.NIGHT_START + 86400, dayDate="20250101"), file_size=size))
     head, tail, ctype = multipart_envelope(meta, "big.mp4")
     chunk = bytes(range(256)) * 4096  # 1 MiB
+    first = fake(".mp4", chunk)[:len(chunk)]  # an MP4's first bytes, for the server's type check
     digest = hashlib.sha256()
 
     def body():
         yield head
-        for _ in range(size // len(chunk)):
-            digest.update(chunk)
-            yield chunk
+        for i in range(size // len(chunk)):
+            block = first if i == 0 else chunk
+            digest.update(block)
+            yield block
         yield tail
 
     headers = v1_headers(server.user, server.key, meta)

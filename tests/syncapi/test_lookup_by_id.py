@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from skyfleet.extensions import db
 from skyfleet.models import Asset
 from tests.helpers import metadata as mdh
+from tests.helpers.media import fake
 from tests.helpers.storage import assert_consistent
 from tests.helpers.wire import CAMERA_UUID
 
@@ -50,7 +51,8 @@ def images(app, sender, two_cameras):
     """One image per camera at the same createDate: the same key, different ids."""
     ids = []
     for camera_uuid in (CAMERA_UUID, OTHER_UUID):
-        resp = sender.send("POST", "image", mdh.asset("image", camera_uuid=camera_uuid), camera_uuid.encode())
+        resp = sender.send("POST", "image", mdh.asset("image", camera_uuid=camera_uuid),
+                           fake(".jpg", camera_uuid.encode()))
         assert resp.status_code == 200, resp.get_json()
         ids.append(resp.get_json()["id"])
     return ids
@@ -83,7 +85,7 @@ def test_unknown_id_is_404_even_when_the_key_matches(app, sender, images, method
 def test_id_and_the_key_of_another_asset_is_404(app, sender, images, method):
     mine, _ = images
     later = mdh.NIGHT_START + 60
-    assert sender.send("POST", "image", mdh.asset("image", when=later), b"later").status_code == 200
+    assert sender.send("POST", "image", mdh.asset("image", when=later), fake(".jpg", b"later")).status_code == 200
     resp = lookup(sender, method, "image", id=mine, camera_uuid=CAMERA_UUID, createDate=later)
     assert resp.status_code == 404
     assert asset_count(app) == 3

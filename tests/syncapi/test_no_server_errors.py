@@ -11,6 +11,7 @@ from skyfleet.extensions import db
 from skyfleet.models import Asset, Camera
 from tests.conftest import add_api_user
 from tests.helpers import metadata as mdh
+from tests.helpers.media import fake
 from tests.helpers.storage import assert_consistent, assert_nothing_stored
 from tests.helpers.wire import (
     CAMERA_UUID,
@@ -59,7 +60,7 @@ def roomy(app_factory):
 @pytest.mark.parametrize("shape", ["arrays", "objects"])
 def test_deeply_nested_field_is_kept(roomy, depth, shape):
     app, sender = roomy
-    media = b"deep"
+    media = fake(".jpg", b"deep")
     raw = with_raw_value(sized(mdh.asset("image"), media), "exposure", nested(depth, shape))
     resp = sender.send("PUT", "image", None, media, raw_metadata=raw)
     assert resp.status_code == 200, resp.get_json()
@@ -72,7 +73,7 @@ def test_deeply_nested_field_is_kept(roomy, depth, shape):
 @pytest.mark.parametrize("depth", [1000, 100_000])
 def test_deeply_nested_data_is_kept(roomy, depth):
     app, sender = roomy
-    media = b"deep"
+    media = fake(".jpg", b"deep")
     raw = with_raw_value(sized(mdh.asset("image"), media), "data", '{"uptime": 5, "deep": ' + nested(depth, "arrays")
                          + "}")
     resp = sender.send("PUT", "image", None, media, raw_metadata=raw)
@@ -123,8 +124,9 @@ def test_boundary_outside_rfc_2046_is_refused(app, client, camera):
 
 
 def test_rfc_2231_boundary_with_plain_characters_works(app, client, camera):
-    meta = dumps(sized(mdh.asset("image"), b"x"))
-    body, _ = multipart(meta, b"x", boundary="plain-boundary")
+    media = fake(".jpg", b"x")
+    meta = dumps(sized(mdh.asset("image"), media))
+    body, _ = multipart(meta, media, boundary="plain-boundary")
     ctype = "multipart/form-data; boundary*=UTF-8''plain-boundary"
     resp = client.post(IMAGE, data=body, headers={**v1_headers(EXAMPLE_USER, EXAMPLE_KEY, meta), "Content-Type": ctype})
     assert resp.status_code == 200, resp.get_json()
@@ -136,7 +138,7 @@ BEYOND = ["1" + "0" * 400, "-1" + "0" * 400, "1e400", "-1e400", "NaN", "Infinity
 @pytest.mark.parametrize("key", ["exposure", "stars", "utc_offset", "width", "calibrated"])
 def test_numbers_beyond_range_in_fields_are_accepted(app, sender, camera, key):
     for raw in BEYOND:
-        media = raw[:8].encode()  # new bytes each time: PUT replaces the row
+        media = fake(".jpg", raw[:8].encode())  # new bytes each time: PUT replaces the row
         meta = with_raw_value(sized(mdh.asset("image"), media), key, raw)
         resp = sender.send("PUT", "image", None, media, raw_metadata=meta)
         assert resp.status_code == 200, (raw[:10], resp.get_json())
@@ -165,7 +167,7 @@ def test_huge_id_in_a_lookup_names_it(sender, camera):
 @pytest.mark.parametrize("key,value", [("width", 2**40), ("stars", -(2**31) - 1), ("origin", 2**31)])
 def test_integers_beyond_the_32_bit_columns_are_kept(app, sender, camera, key, value):
     kind = "thumbnail" if key == "origin" else "image"
-    resp = sender.send("PUT", kind, mdh.asset(kind, **{key: value}), b"x")
+    resp = sender.send("PUT", kind, mdh.asset(kind, **{key: value}), fake(".jpg", b"x"))
     assert resp.status_code == 200, resp.get_json()
     with app.app_context():
         assert db.session.get(Asset, resp.get_json()["id"]).data["_received"] == {key: value}
@@ -226,7 +228,7 @@ def test_asset_stored_by_a_concurrent_request_is_409_not_500(app, sender, camera
         return real_free_name(session, stem, ext, natural_key, existing)
 
     monkeypatch.setattr(service, "_free_name", other_request_commits_first)
-    error(sender.send("POST", "image", mdh.asset("image"), b"loser"), 409, "file_exists")
+    error(sender.send("POST", "image", mdh.asset("image"), fake(".jpg", b"loser")), 409, "file_exists")
     with app.app_context():
         assert [a.filename for a in db.session.scalars(select(Asset))] == [None]  # the winner's row only
     assert_consistent(app)

@@ -25,6 +25,7 @@ from skyfleet.extensions import db
 from skyfleet.models import Asset, Camera, LongTermKeogram
 from tests.conftest import add_api_user
 from tests.helpers.indi_allsky import CAMERA, FIXTURES, request_parts
+from tests.helpers.media import fake
 from tests.helpers.storage import assert_consistent
 from tests.helpers.wire import EXAMPLE_KEY, EXAMPLE_USER
 
@@ -182,7 +183,7 @@ def tolerant_keys(fixture) -> list[str]:
 def put_and_check(app, client, fixture, keys: list[str], raw: str, value, case) -> None:
     """PUT the recording with `keys` set to `raw`, then check every tolerant field of the row."""
     meta = fixture.meta
-    media = b"" if fixture.empty or fixture.segment == "camera" else os.urandom(64)
+    media = b"" if fixture.empty or fixture.segment == "camera" else fake(fixture.media_name, os.urandom(64))
     if fixture.segment != "camera":
         meta = dict(meta, file_size=len(media))
     with app.app_context():
@@ -327,7 +328,7 @@ def count_rows(app) -> int:
 def test_a_bad_key_field_is_a_4xx_naming_it(ready, fixture):
     app, client = ready
     meta = fixture.meta
-    media = b"" if fixture.empty or fixture.segment == "camera" else b"m" * 64
+    media = b"" if fixture.empty or fixture.segment == "camera" else fake(fixture.media_name, b"m" * 64)[:64]
     if fixture.segment != "camera":
         meta = dict(meta, file_size=len(media))
     keys = ["uuid"] if fixture.segment == "camera" else [k for k in meta if k in KIND_OF_KEY]

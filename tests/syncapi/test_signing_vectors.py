@@ -39,7 +39,7 @@ def test_server_accepts_the_exact_example_requests(client, api_user, monkeypatch
     monkeypatch.setattr(views, "clock", lambda: EXAMPLE_TIME)
     resp = _send(client, "camera", CAMERA_META, b"", CAMERA_HMAC)
     assert resp.status_code == 200, resp.get_json()
-    resp = _send(client, "keogram", KEOGRAM_META, b"\xff" * 245760, KEOGRAM_HMAC)
+    resp = _send(client, "keogram", KEOGRAM_META, b"\xff\xd8" + b"\xff" * 245758, KEOGRAM_HMAC)  # JPEG SOI, then fill
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
     assert set(body) == {"id", "url"}

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from skyfleet.extensions import db
 from skyfleet.models import Asset, Camera, LongTermKeogram
 from tests.helpers import metadata as mdh
+from tests.helpers.media import fake
 from tests.helpers.storage import assert_consistent
 from tests.helpers.wire import CAMERA_UUID
 
@@ -29,15 +30,16 @@ def stored_camera(app) -> Camera:
 
 
 def test_adu_roi_list_is_stored(app, sender, camera):
-    empty = stored(app, sender.send("PUT", "image", mdh.asset("image", adu_roi=[]), b"a" * 10))
+    empty = stored(app, sender.send("PUT", "image", mdh.asset("image", adu_roi=[]), fake(".jpg", b"a" * 10)))
     assert empty.adu_roi == [] and "_received" not in empty.data
     later = mdh.NIGHT_START + 60
-    box = stored(app, sender.send("PUT", "image", mdh.asset("image", when=later, adu_roi=[10, 20, 630, 460]), b"b"))
+    box = stored(app, sender.send("PUT", "image", mdh.asset("image", when=later, adu_roi=[10, 20, 630, 460]),
+                                     fake(".jpg", b"b")))
     assert box.adu_roi == [10, 20, 630, 460]
 
 
 def test_adu_roi_false_from_older_clients_means_no_roi(app, sender, camera):
-    assert stored(app, sender.send("PUT", "image", mdh.asset("image", adu_roi=False), b"a")).adu_roi == []
+    assert stored(app, sender.send("PUT", "image", mdh.asset("image", adu_roi=False), fake(".jpg", b"a"))).adu_roi == []
 
 
 @pytest.mark.parametrize("key,value,column", [
@@ -45,7 +47,7 @@ def test_adu_roi_false_from_older_clients_means_no_roi(app, sender, camera):
     ("temp", None, None), ("sqm", float("nan"), None), ("gain", float("inf"), None),
 ])
 def test_values_that_convert_cleanly_go_to_their_column(app, sender, camera, key, value, column):
-    asset = stored(app, sender.send("PUT", "image", mdh.asset("image", **{key: value}), b"x"))
+    asset = stored(app, sender.send("PUT", "image", mdh.asset("image", **{key: value}), fake(".jpg", b"x")))
     assert getattr(asset, key) == column and type(getattr(asset, key)) is type(column)
     assert "_received" not in asset.data
 
@@ -59,7 +61,8 @@ KEPT = [("exposure", "long"), ("exposure", HUGE), ("exposure", [15.0]), ("exposu
 
 def test_values_that_fit_no_column_are_kept_as_received(app, sender, camera):
     for n, (key, value) in enumerate(KEPT):
-        asset = stored(app, sender.send("PUT", "image", mdh.asset("image", **{key: value}), b"x" * (n + 1)))
+        asset = stored(app, sender.send("PUT", "image", mdh.asset("image", **{key: value}),
+                                        fake(".jpg", b"x" * (n + 1))))
         assert getattr(asset, key) is None, key
         assert asset.data["_received"] == {key: value}, key
         assert asset.data["uptime"] == 86400  # the client's own data is untouched
@@ -67,46 +70,47 @@ def test_values_that_fit_no_column_are_kept_as_received(app, sender, camera):
 
 @pytest.mark.parametrize("value", ["a\x00b", "\ud800", "x" * 513])
 def test_strings_a_column_cannot_hold_are_kept(app, sender, camera, value):
-    asset = stored(app, sender.send("PUT", "image", mdh.asset("image", s3_key=value), b"x"))
+    asset = stored(app, sender.send("PUT", "image", mdh.asset("image", s3_key=value), fake(".jpg", b"x")))
     assert asset.s3_key is None and asset.data["_received"] == {"s3_key": value}
 
 
 def test_nan_inside_kept_values_becomes_null(app, sender, camera):
-    asset = stored(app, sender.send("PUT", "image", mdh.asset("image", exposure=[float("nan"), 1]), b"x"))
+    asset = stored(app, sender.send("PUT", "image", mdh.asset("image", exposure=[float("nan"), 1]), fake(".jpg", b"x")))
     assert asset.data["_received"] == {"exposure": [None, 1]}
 
 
 @pytest.mark.parametrize("value", [[1, 2], "text", 5, True])
 def test_data_that_is_not_an_object_is_kept(app, sender, camera, value):
-    asset = stored(app, sender.send("PUT", "image", mdh.asset("image", data=value), b"x"))
+    asset = stored(app, sender.send("PUT", "image", mdh.asset("image", data=value), fake(".jpg", b"x")))
     assert asset.data == {"_received": {"data": value}}
 
 
 def test_a_clients_own_received_key_is_kept_beside_the_servers(app, sender, camera):
     asset = stored(app, sender.send("PUT", "image", mdh.asset("image", data={"_received": 1, "a": 2}, stars="x"),
-                                    b"x"))
+                                    fake(".jpg", b"x")))
     assert asset.data == {"a": 2, "_received": {"data._received": 1, "stars": "x"}}
 
 
 def test_keys_without_a_column_are_kept(app, sender, camera):
-    asset = stored(app, sender.send("PUT", "video", mdh.asset("video", aurora=[1, 2], exposure=15.0), b"v"))
+    asset = stored(app, sender.send("PUT", "video", mdh.asset("video", aurora=[1, 2], exposure=15.0),
+                                    fake(".mp4", b"v"), media_name="v.mp4"))
     assert asset.data["_received"] == {"aurora": [1, 2], "exposure": 15.0}
 
 
 def test_missing_or_unusable_utc_offset_falls_back_to_the_cameras(app, sender, camera):
     meta = mdh.asset("image")
     del meta["utc_offset"]
-    asset = stored(app, sender.send("PUT", "image", meta, b"x"))
+    asset = stored(app, sender.send("PUT", "image", meta, fake(".jpg", b"x")))
     assert asset.utc_offset == -18000 and str(asset.create_date) == "2024-12-31 19:00:00"
     later = mdh.NIGHT_START + 60
-    odd = stored(app, sender.send("PUT", "image", mdh.asset("image", when=later, utc_offset=99999), b"y"))
+    odd = stored(app, sender.send("PUT", "image", mdh.asset("image", when=later, utc_offset=99999), fake(".jpg", b"y")))
     assert odd.utc_offset == -18000 and odd.data["_received"] == {"utc_offset": 99999}
     assert stored_camera(app).utc_offset == -18000
 
 
 def test_bad_keogram_pixels_are_kept_and_make_no_keogram_row(app, sender, camera):
     pixels = [[1, 2, 3], [4, 5]]
-    asset = stored(app, sender.send("PUT", "image", mdh.asset("image", keogram_pixels=pixels), b"x"))
+    asset = stored(app, sender.send("PUT", "image", mdh.asset("image", keogram_pixels=pixels), fake(".jpg", b"x")))
     assert asset.data["_received"] == {"keogram_pixels": pixels}
     with app.app_context():
         assert db.session.scalars(select(LongTermKeogram)).all() == []
@@ -114,14 +118,14 @@ def test_bad_keogram_pixels_are_kept_and_make_no_keogram_row(app, sender, camera
 
 def test_bad_thumbnail_origin_means_indi_allskys_default(app, sender, camera):
     meta = mdh.asset("thumbnail", origin="image")
-    asset = stored(app, sender.send("PUT", "thumbnail", meta, b"t"))
+    asset = stored(app, sender.send("PUT", "thumbnail", meta, fake(".jpg", b"t")))
     assert asset.origin == -1 and asset.data["_received"] == {"origin": "image"}
     assert "/exposures/" in asset.filename
 
 
 def test_minivideo_note_and_target_date_are_tolerant(app, sender, camera):
     meta = mdh.asset("minivideo", note=["meteor"], targetDate="soon")
-    asset = stored(app, sender.send("PUT", "minivideo", meta, b"m"))
+    asset = stored(app, sender.send("PUT", "minivideo", meta, fake(".mp4", b"m"), media_name="m.mp4"))
     assert asset.note is None and asset.target_date is None
     assert asset.data["_received"] == {"note": ["meteor"], "targetDate": "soon"}
 

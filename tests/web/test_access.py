@@ -78,7 +78,7 @@ def test_syncapi_needs_neither_login_nor_csrf_on_a_private_site(private_app):
     add_api_user(private_app)
     sender = Sender(private_app.test_client())
     assert sender.send("PUT", "camera", mdh.camera(), media=b"", media_name="bogus.ext").status_code == 200
-    assert sender.send("POST", "image", mdh.asset("image"), media=b"\xff\xd8x").status_code == 200
+    assert sender.send("POST", "image", mdh.asset("image"), media=b"\xff\xd8\xffx").status_code == 200
 
 
 def test_login_with_a_wrong_password_fails(app, client):

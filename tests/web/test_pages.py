@@ -148,7 +148,7 @@ def test_charts_of_a_night_without_images_say_so(client, camera):
 def test_day_pages_are_separate_from_nights(client, sender, camera):
     upload_night(sender, count=2, products=False)
     meta = mdh.asset("image", when=mdh.NIGHT_START + 86400 // 2, night=False, dayDate="20250101")
-    assert sender.send("POST", "image", meta, media=b"\xff\xd8day").status_code == 200
+    assert sender.send("POST", "image", meta, media=b"\xff\xd8\xffday").status_code == 200
     assert "(1)" in text(client.get("/camera/1/day/2025-01-01"))
     assert "(2)" in text(client.get(NIGHT_URL))
     assert "☀ 1" in text(client.get("/camera/1/nights?month=2025-01"))
@@ -179,7 +179,7 @@ def test_several_cameras_each_have_their_own_pages(client, sender, camera):
     upload_night(sender, count=2, products=False)
     second = Sender(sender.client)
     meta = mdh.asset("image", when=mdh.NIGHT_START, camera_uuid=other)
-    assert second.send("POST", "image", meta, media=b"\xff\xd8other").status_code == 200
+    assert second.send("POST", "image", meta, media=b"\xff\xd8\xffother").status_code == 200
     assert "(2)" in text(client.get(NIGHT_URL))
     assert "(1)" in text(client.get(f"/camera/{other_id}/night/2024-12-31"))
     now = text(client.get("/"))

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import ASSET_CLASSES, Asset, Camera
+from . import media_types
 from . import metadata as md
 from .fields import REFUSED, Fields, for_column, to_integer, to_number_list, to_utc_offset
+from .media_types import FITS_FILES, IMAGES, RAW_IMAGES, VIDEOS
 
 IMAGE_FAMILY, NIGHT_FAMILY, MINIVIDEO_FAMILY, THUMBNAIL_FAMILY = "image", "night", "minivideo", "thumbnail"
 
@@ -38,6 +40,7 @@ class AssetKind:
     segment: str
     type_code: int
     family: str
+    extensions: tuple     # the media file extensions it takes (core.media_types)
     folder: str = ""      # image-like: exposures / panoramas / export / fits
     prefix: str = ""      # file name prefix
     stamp_sep: str = "_"  # separator before the epoch in night-product names
@@ -46,19 +49,23 @@ class AssetKind:
     def model(self) -> type:
         return ASSET_CLASSES[self.segment]
 
+    def media_extension(self, filename: str) -> str:
+        """The stored file's extension: from the media file name, one this kind takes (else a 415)."""
+        return media_types.extension(filename, self.extensions, self.segment)
+
 
 KINDS: dict[str, AssetKind] = {k.segment: k for k in (
-    AssetKind("image", 2, IMAGE_FAMILY, folder="exposures", prefix=""),
-    AssetKind("rawimage", 7, IMAGE_FAMILY, folder="export", prefix="raw_"),
-    AssetKind("fitsimage", 8, IMAGE_FAMILY, folder="fits", prefix=""),
-    AssetKind("panoramaimage", 13, IMAGE_FAMILY, folder="panoramas", prefix="panorama_"),
-    AssetKind("video", 3, NIGHT_FAMILY, prefix="allsky-timelapse_"),
-    AssetKind("keogram", 4, NIGHT_FAMILY, prefix="allsky-keogram_"),
-    AssetKind("startrail", 5, NIGHT_FAMILY, prefix="allsky-startrail_"),
-    AssetKind("startrailvideo", 6, NIGHT_FAMILY, prefix="allsky-startrail_timelapse_", stamp_sep=""),
-    AssetKind("panoramavideo", 14, NIGHT_FAMILY, prefix="allsky-panorama_timelapse_", stamp_sep=""),
-    AssetKind("minivideo", 16, MINIVIDEO_FAMILY, prefix="allsky-minitimelapse_"),
-    AssetKind("thumbnail", 15, THUMBNAIL_FAMILY),
+    AssetKind("image", 2, IMAGE_FAMILY, IMAGES, folder="exposures", prefix=""),
+    AssetKind("rawimage", 7, IMAGE_FAMILY, RAW_IMAGES, folder="export", prefix="raw_"),
+    AssetKind("fitsimage", 8, IMAGE_FAMILY, FITS_FILES, folder="fits", prefix=""),
+    AssetKind("panoramaimage", 13, IMAGE_FAMILY, IMAGES, folder="panoramas", prefix="panorama_"),
+    AssetKind("video", 3, NIGHT_FAMILY, VIDEOS, prefix="allsky-timelapse_"),
+    AssetKind("keogram", 4, NIGHT_FAMILY, IMAGES, prefix="allsky-keogram_"),
+    AssetKind("startrail", 5, NIGHT_FAMILY, IMAGES, prefix="allsky-startrail_"),
+    AssetKind("startrailvideo", 6, NIGHT_FAMILY, VIDEOS, prefix="allsky-startrail_timelapse_", stamp_sep=""),
+    AssetKind("panoramavideo", 14, NIGHT_FAMILY, VIDEOS, prefix="allsky-panorama_timelapse_", stamp_sep=""),
+    AssetKind("minivideo", 16, MINIVIDEO_FAMILY, VIDEOS, prefix="allsky-minitimelapse_"),
+    AssetKind("thumbnail", 15, THUMBNAIL_FAMILY, IMAGES),
 )}
 TYPE_CODES = {k.type_code: k for k in KINDS.values()}
 # Thumbnail origins (the parent's type code) that live beside images rather than night products.

@@ -2,8 +2,8 @@
 
 indi-allsky clients treat any status >= 400 as a failure and ignore the body, so the codes below keep
 indi-allsky's wording where it had one (e.g. "file_exists") and are free to use precise statuses.
-They are the protocol's words, so they live in the core: the core raises InvalidMetadata and
-StorageFull, the server (`syncapi`) the others, and turns any of them into its JSON answer.
+They are the protocol's words, so they live in the core: the core raises InvalidMetadata,
+UnsupportedMedia and StorageFull, the server (`syncapi`) the others, and turns any of them into its JSON answer.
 """
 from __future__ import annotations
 
@@ -44,6 +44,12 @@ class BadRequest(SyncError):
 class InvalidMetadata(SyncError):
     status = 422
     code = "metadata_invalid"
+
+
+class UnsupportedMedia(SyncError):
+    """A media file of a type the asset kind does not take, or whose content is not what its name says."""
+    status = 415
+    code = "unsupported_media_type"
 
 
 class NotFound(SyncError):

@@ -3,8 +3,9 @@
 POST adds and never overwrites; PUT adds or overwrites; a repeated identical upload answers with the
 existing id (indi-allsky answers file_exists forever once a reply was lost).  The row and its file are
 written by `core.recording.save` (atomic placement before the commit; on failure the file is removed
-again and an overwritten file restored); what is the server's own is here: the staged upload, the
-duplicate and conflict decisions, a free name, PUT's replacement, who uploaded it.
+again and an overwritten file restored); what is the server's own is here: the staged upload (its type
+checked against the kind and its first bytes, `core.media_types`), the duplicate and conflict
+decisions, a free name, PUT's replacement, who uploaded it.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..core import media_types, recording
 from ..core import metadata as md
-from ..core import recording
 from ..core.assets import AssetKind, build_record, lookup_key
 from ..core.errors import Conflict, InvalidMetadata, NotFound
 from ..core.storage import Storage
@@ -35,7 +36,7 @@ def reply(asset: Asset) -> dict:
 def store(session: Session, storage: Storage, kind: AssetKind, meta: dict, camera: Camera,
           staged: StagedMedia, user: User, *, overwrite: bool) -> Result:
     record = build_record(kind, meta, camera)
-    ext = md.media_extension(staged.filename) if (staged.size or staged.filename) else ""
+    ext = _checked_extension(kind, staged)
     existing = recording.find_existing(session, camera, kind, record.natural_key)
     if existing is not None:
         if existing.file_size == staged.size and existing.sha256 == staged.sha256:
@@ -61,6 +62,20 @@ def store(session: Session, storage: Storage, kind: AssetKind, meta: dict, camer
         staged.discard()
         raise
     return Result(asset, created=existing is None)
+
+
+def _checked_extension(kind: AssetKind, staged: StagedMedia) -> str:
+    """The extension of the file to store: one the kind takes, and the staged content must be of that
+    type (checked before anything is placed; on a refusal the staged file is removed)."""
+    if not staged.size:  # nothing is stored (indi-allsky's EMPTY_FILE); a name must still be a plain one
+        return md.media_extension(staged.filename) if staged.filename else ""
+    try:
+        ext = kind.media_extension(staged.filename)
+        media_types.check_file(ext, staged.path)
+    except BaseException:
+        staged.discard()
+        raise
+    return ext
 
 
 def _free_name(session: Session, stem: str, ext: str, natural_key: str, existing: Asset | None) -> str:
