@@ -3,12 +3,20 @@
 Every answer is classified into an Outcome the queue acts on.  indi-allsky answers 400 for nearly
 everything, so its JSON body ("file_exists", "camera not found", "authentication failed") decides;
 a skyfleet remote says what it is with the X-Skyfleet-SyncAPI header and uses precise statuses.
+
+A remote can be broken or hostile, so no answer costs the camera host more than it must: at most
+MAX_ANSWER_BYTES of an answer are read (the rest is never received; a JSON answer cut there is not
+parsed), and every request has a total deadline, ``deadline_base_seconds`` plus its size at
+``deadline_min_kib_per_second``, after which its connection is shut down whatever phase it is in
+(sending, waiting, or an answer dripped a byte at a time, which ``read_timeout`` alone never ends).
 """
 from __future__ import annotations
 
 import email.utils
 import json
 import logging
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +24,10 @@ from typing import Callable, Optional
 from urllib.parse import urlparse
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..core.files import sha256_file
 from ..core.signing import EMPTY_SHA256, SERVER_HEADER
@@ -26,6 +38,10 @@ log = logging.getLogger(__name__)
 
 OK, EXISTS, CAMERA_MISSING, NOT_FOUND, PERMANENT, TRANSIENT = (
     "ok", "exists", "camera_missing", "not_found", "permanent", "transient")
+
+# A SyncAPI answer is a small JSON object; this is far more than any honest one.
+MAX_ANSWER_BYTES = 64 * 1024
+_READ_BLOCK = 16 * 1024
 
 
 @dataclass
@@ -47,6 +63,8 @@ class SyncClient:
         self.api_key = api_key
         self.clock = clock
         self.session = session or requests.Session()
+        for prefix in ("https://", "http://"):
+            self.session.mount(prefix, _DeadlineAdapter())
         self.base_path = urlparse(remote.url).path
         self.skyfleet_server = remote.protocol == "skyfleet"
         self.clock_offset = 0.0  # the remote's clock minus ours, learnt from its Date header
@@ -74,22 +92,49 @@ class SyncClient:
             headers = wire.skyfleet_headers(self.remote.username, self.api_key, method, path, raw, digest, self.now())
         else:
             headers = wire.v1_headers(self.remote.username, self.api_key, raw, self.now(), size)
-        headers.update({"Content-Type": body.content_type, "Connection": "close"})
+        headers.update({"Content-Type": body.content_type, "Connection": "close",
+                        "Accept-Encoding": "identity"})  # nothing to inflate: what is read is what is kept
+        deadline = _Deadline(self.remote.deadline(len(body)))
         sent_at = time.time()
         try:
-            resp = self.session.request(
-                method, self.remote.url + f"/sync/v1/{segment}", data=body, headers=headers,
-                verify=self.remote.tls_verify, allow_redirects=False,
-                timeout=(self.remote.connect_timeout, self.remote.read_timeout))
-        except requests.exceptions.SSLError as exc:
-            return Reply(PERMANENT, message=f"TLS verification of {self.remote.url} failed ({exc}); set ca_file "
-                                            "to the remote's certificate")
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            return Reply(TRANSIENT, message=f"{self.remote.url} unreachable: {type(exc).__name__}: {exc}")
+            with deadline:
+                resp = self.session.request(
+                    method, self.remote.url + f"/sync/v1/{segment}", data=body, headers=headers,
+                    verify=self.remote.tls_verify, allow_redirects=False, stream=True,
+                    timeout=(self.remote.connect_timeout, self.remote.read_timeout))
+                try:
+                    answer, cut = _read_answer(resp, deadline)
+                finally:
+                    resp.close()
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            if deadline.expired:
+                return self._past_deadline(method, segment, len(body))
+            if isinstance(exc, (requests.exceptions.SSLError, urllib3.exceptions.SSLError)):
+                return Reply(PERMANENT, message=f"TLS verification of {self.remote.url} failed ({exc}); set "
+                                                "ca_file to the remote's certificate")
+            if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+                return Reply(TRANSIENT, message=f"{self.remote.url} unreachable: {type(exc).__name__}: {exc}")
+            return Reply(TRANSIENT, message=f"{self.remote.url}: the answer broke off: {type(exc).__name__}: {exc}")
         except wire.MediaChanged as exc:
             return Reply(TRANSIENT, message=str(exc))
+        if deadline.expired:  # an answer without a length looks complete when its connection is shut
+            return self._past_deadline(method, segment, len(body))
         self._learn_server(resp, sent_at)
-        return self._classify(resp)
+        if cut:
+            log.warning("%s answered %s %s (HTTP %s, Content-Length %s) with more than %d KiB: read the first "
+                        "%d KiB only and closed the connection", self.remote.url, method, segment,
+                        resp.status_code, resp.headers.get("Content-Length", "none"), MAX_ANSWER_BYTES // 1024,
+                        MAX_ANSWER_BYTES // 1024)
+        return self._classify(resp, answer, cut)
+
+    def _past_deadline(self, method: str, segment: str, size: int) -> Reply:
+        r = self.remote
+        message = (f"{r.url}: {method} {segment} had no complete answer within its deadline of "
+                   f"{_seconds(r.deadline(size))} s ({_seconds(r.deadline_base_seconds)} s + {size} bytes at "
+                   f"{r.deadline_min_kib_per_second:g} KiB/s: deadline_base_seconds, deadline_min_kib_per_second); "
+                   "connection closed")
+        log.warning("%s", message)
+        return Reply(TRANSIENT, message=message)
 
     def _learn_server(self, resp: requests.Response, sent_at: float) -> None:
         if resp.headers.get(SERVER_HEADER) and self.remote.protocol == "auto" and not self.skyfleet_server:
@@ -106,17 +151,29 @@ class SyncClient:
             # Date has 1 s resolution: only correct a real difference, never chase the rounding.
             self.clock_offset = offset if abs(offset) > 2 else 0.0
 
-    def _classify(self, resp: requests.Response) -> Reply:
+    def _classify(self, resp: requests.Response, answer: bytes, cut: bool) -> Reply:
         status = resp.status_code
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
+        body = None
+        encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+        if not cut and encoding in ("", "identity"):
+            try:
+                body = json.loads(answer)
+            except ValueError:
+                body = None
         if not isinstance(body, dict):
             body = None
         error = (body or {}).get("error", "")
-        text = (body or {}).get("message") or error or resp.text[:200].strip()
-        message = f"HTTP {status} {error}: {text}".strip() if status != 200 else ""
+        if cut:
+            text = (f"answer longer than {MAX_ANSWER_BYTES // 1024} KiB, not read beyond "
+                    "(a SyncAPI answer is a small JSON object)")
+        elif encoding not in ("", "identity"):
+            text = f"answer in Content-Encoding {encoding!r}, which was not asked for"
+        else:
+            text = (body or {}).get("message") or error or answer[:200].decode("utf-8", "replace").strip()
+            if status == 200 and body is None:
+                text = f"the answer is not a JSON object: {text[:100]}"
+        head = f"HTTP {status} {error}".strip()
+        message = (f"{head}: {text}" if text else head) if status != 200 or body is None else ""
         if status == 200 and body is not None:
             return Reply(OK, status, body)
         if error == "file_exists":
@@ -137,3 +194,116 @@ class SyncClient:
             return Reply(PERMANENT, status, body, f"HTTP {status} redirect to {resp.headers.get('Location')}: "
                                                   "use the final https:// URL in upload.remotes.url")
         return Reply(PERMANENT, status, body, message or f"HTTP {status}")
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 1):g}" if value < 10 else f"{value:.0f}"
+
+
+def _read_answer(resp: requests.Response, deadline: _Deadline) -> tuple:
+    """(at most MAX_ANSWER_BYTES of the body, whether there was more). Nothing beyond is received."""
+    chunks, got = [], 0
+    while got <= MAX_ANSWER_BYTES and not deadline.expired:
+        block = resp.raw.read(min(_READ_BLOCK, MAX_ANSWER_BYTES + 1 - got), decode_content=False)
+        if not block:
+            break
+        chunks.append(block)
+        got += len(block)
+    answer = b"".join(chunks)
+    return answer[:MAX_ANSWER_BYTES], got > MAX_ANSWER_BYTES
+
+
+_current = threading.local()  # the _Deadline of the request this thread is making
+
+
+class _Deadline:
+    """A request's total time limit: when it passes, the sockets the request opened are shut down,
+    which ends a blocked connect, send or receive at once; the request then fails and `expired` says why."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list = []
+        self._lock = threading.Lock()
+        self._over = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:  # after this, no socket of this request is touched by the timer
+            self._over = True
+            self._timer.cancel()
+        _current.deadline = None
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._over:
+                return
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._over:
+                return
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        # the plain socket's shutdown, also for a TLS socket: its own would drop its TLS state under the
+        # thread that is reading it
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
+
+
+def _watch(sock: Optional[socket.socket]) -> None:
+    deadline = getattr(_current, "deadline", None)
+    if deadline is not None and sock is not None:
+        deadline.watch(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watch(self.sock)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()  # the TLS handshake is bounded by the socket timeout as a whole
+        _watch(self.sock)
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter whose connections report their socket to the request's _Deadline."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS connections keep their own classes (and only the
+            manager.pool_classes_by_scheme = dict(_POOLS)  # between-reads deadline check)
+        return manager

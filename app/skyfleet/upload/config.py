@@ -1,6 +1,7 @@
 """The [upload] settings table: workers, remotes, retry policy."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -29,7 +30,16 @@ class RemoteConfig:
     verify_tls: bool = True
     protocol: str = "auto"
     connect_timeout: float = 10.0
-    read_timeout: float = 120.0
+    read_timeout: float = 120.0  # the longest silence between two bytes, not a limit on the whole request
+    # Every request's total deadline, whatever the remote does (a byte a second never trips read_timeout):
+    # deadline_base_seconds plus the request's size at deadline_min_kib_per_second (KiB/s). The defaults let
+    # a 300 MiB video take 2 h 42 min on a 32 KiB/s uplink; a request past its deadline is retried later.
+    deadline_base_seconds: float = 120.0
+    deadline_min_kib_per_second: float = 32.0
+
+    def deadline(self, request_bytes: int) -> float:
+        """Seconds a request of `request_bytes` (its whole body) may take, answer included."""
+        return self.deadline_base_seconds + request_bytes / (self.deadline_min_kib_per_second * 1024)
 
     def load_key(self) -> str:
         if self.api_key:
@@ -56,6 +66,10 @@ class UploadSettings:
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 1800.0
     idle_poll_seconds: float = 2.0
+    # A worker renews its job's lease every lease_seconds / 3 while the job runs, but at most this many
+    # times; then the lease lapses and another worker retries the job. 0: as many as the job's requests
+    # need within their deadlines (see RemoteConfig.deadline), so only a job stuck past them loses it.
+    lease_max_renewals: int = 0
 
     @property
     def worker_count(self) -> int:
@@ -83,9 +97,11 @@ def _typed(where: str, value: Any, expected: Any) -> Any:
         if not isinstance(value, bool):
             raise UploadConfigError(f"{where} must be true or false, got {value!r}")
     elif isinstance(expected, (int, float)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise UploadConfigError(f"{where} must be a non-negative number, got {value!r}")
-        return type(expected)(value) if isinstance(expected, float) else value
+        if isinstance(expected, int) and value != int(value):
+            raise UploadConfigError(f"{where} must be a whole number, got {value!r}")
+        return type(expected)(value)
     elif not isinstance(value, str):
         raise UploadConfigError(f"{where} must be a string, got {value!r}")
     return value
@@ -114,6 +130,10 @@ def _remote(index: int, raw: Any) -> RemoteConfig:
                                 f"got {len(remote.name)}")
     if not remote.api_key and not remote.api_key_file:
         raise UploadConfigError(f"upload.remotes[{index}]: set api_key_file (or api_key)")
+    for positive in ("deadline_base_seconds", "deadline_min_kib_per_second"):
+        if getattr(remote, positive) <= 0:
+            raise UploadConfigError(f"upload.remotes[{index}].{positive} must be more than 0, "
+                                    f"got {getattr(remote, positive)!r}")
     if remote.ca_file and not Path(remote.ca_file).is_file():
         raise UploadConfigError(f"upload.remotes[{index}].ca_file: {remote.ca_file} does not exist")
     return remote

@@ -2,10 +2,13 @@
 
 Several workers (processes) may run side by side; each renews the lease of its job while the upload
 runs, so a long video is never taken over, and a killed worker's job is retried after its lease.
+Renewals are capped (``lease_max_renewals``; by default what the job's request deadlines allow), so a
+job stuck past them, behind a remote that never finishes answering, is retried by another worker.
 """
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import threading
 from pathlib import Path
@@ -65,7 +68,8 @@ class UploadWorker:
             job = queue.claim(session, self.remote_names, self.name, self.upload.lease_seconds)
             if job is None:
                 return False
-            beat = _Heartbeat(self.sessions, job, self.name, self.upload.lease_seconds)
+            beat = _Heartbeat(self.sessions, job, self.name, self.upload.lease_seconds,
+                              self.renewal_cap(session, job))
             beat.start()
             try:
                 self.handle(session, job)
@@ -78,6 +82,17 @@ class UploadWorker:
             finally:
                 beat.stop()
         return True
+
+    def renewal_cap(self, session: Session, job: UploadJob) -> int:
+        """How often the job's lease may be renewed: the setting, or enough for the most the job can send
+        within its requests' deadlines (the camera twice, the media twice after a re-sync, one lookup)."""
+        if self.upload.lease_max_renewals:
+            return self.upload.lease_max_renewals
+        remote = self.upload.remote(job.remote)
+        asset = session.get(Asset, job.asset_id) if job.asset_id is not None else None
+        size = (asset.file_size or 0) if asset is not None else 0
+        budget = 3 * remote.deadline(0) + 2 * remote.deadline(size)
+        return math.ceil(budget / (self.upload.lease_seconds / 3)) + 1
 
     def handle(self, session: Session, job: UploadJob) -> None:
         camera = session.get(Camera, job.camera_id)
@@ -135,22 +150,28 @@ class UploadWorker:
 
     def settle(self, session: Session, job: UploadJob, reply: Reply) -> None:
         if reply.outcome == OK:
-            queue.complete(session, job, self.name, reply.remote_id, reply.message)
-            log.info("delivered job %s (%s) to %s", job.id, job.action, job.remote)
+            if queue.complete(session, job, self.name, reply.remote_id, reply.message):
+                log.info("delivered job %s (%s) to %s", job.id, job.action, job.remote)
+                return
         elif reply.outcome in (TRANSIENT, CAMERA_MISSING):
             delay = queue.backoff(job.attempts, self.upload.retry_base_seconds, self.upload.retry_max_seconds)
-            queue.retry_later(session, job, self.name, reply.message, reply.status, delay)
-            log.warning("job %s to %s: %s; retry in %.0f s", job.id, job.remote, reply.message, delay)
-        else:
-            queue.park(session, job, self.name, reply.message, reply.status)
+            if queue.retry_later(session, job, self.name, reply.message, reply.status, delay):
+                log.warning("job %s to %s: %s; retry in %.0f s", job.id, job.remote, reply.message, delay)
+                return
+        elif queue.park(session, job, self.name, reply.message, reply.status):
             log.error("job %s to %s parked: %s", job.id, job.remote, reply.message)
+            return
+        log.warning("job %s to %s: its lease lapsed and it was taken over by another worker (or finished); "
+                    "this attempt's outcome is not recorded: %s %s", job.id, job.remote, reply.outcome,
+                    reply.message)
 
 
 class _Heartbeat:
-    """Renews a job's lease every third of the lease while the upload runs."""
+    """Renews a job's lease every third of the lease while the upload runs, at most `cap` times."""
 
-    def __init__(self, sessions: sessionmaker, job: UploadJob, owner: str, lease_seconds: float):
-        self.sessions, self.job, self.owner, self.lease = sessions, job, owner, lease_seconds
+    def __init__(self, sessions: sessionmaker, job: UploadJob, owner: str, lease_seconds: float, cap: int):
+        self.sessions, self.job, self.owner, self.lease, self.cap = sessions, job, owner, lease_seconds, cap
+        self.renewals = 0
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -162,9 +183,21 @@ class _Heartbeat:
         self.thread.join()
 
     def _run(self) -> None:
-        while not self.done.wait(self.lease / 3):
+        interval = self.lease / 3
+        while not self.done.wait(interval):
+            if self.renewals >= self.cap:
+                log.warning("job %s to %s: still running after %d lease renewals (%.0f s), past what its "
+                            "requests' deadlines allow; no more lease renewals: the lease lapses within %.0f s "
+                            "and another worker retries the job (lease_max_renewals)", self.job.id,
+                            self.job.remote, self.renewals, (self.renewals + 1) * interval, self.lease - interval)
+                return
             try:
                 with self.sessions() as session:
-                    queue.renew(session, self.job, self.owner, self.lease)
+                    renewed = queue.renew(session, self.job, self.owner, self.lease)
             except Exception:  # the next beat tries again; at worst the lease expires and a peer retries
                 log.exception("renewing the lease of job %s failed", self.job.id)
+                continue
+            self.renewals += 1
+            if not renewed:  # settled a moment ago, or taken over (settle says which)
+                log.debug("job %s: the lease is no longer this worker's; renewals stop", self.job.id)
+                return
