@@ -28,6 +28,7 @@ from skyfleet.upload import metadata
 from tests.bench.threads import run_timed
 from tests.helpers import metadata as mdh
 from tests.helpers.live import LiveServer
+from tests.helpers.media import fake
 from tests.upload.conftest import CameraHost
 
 # a video is one per night (its key is the night), an image one per second
@@ -120,7 +121,7 @@ class Case:
 
 def source_files(root: Path, kind: str, count: int, size: int) -> list:
     root.mkdir()
-    payload = os.urandom(size)
+    payload = fake(mdh.EXTENSION[kind], os.urandom(size))[:size]  # the server checks the type's first bytes
     files = [root / f"f{i}{mdh.EXTENSION[kind]}" for i in range(count)]
     for path in files:
         path.write_bytes(payload)

@@ -20,6 +20,7 @@ from skyfleet.local_assets import local_camera, record_asset, storage_for
 from skyfleet.models import Asset, UploadJob
 from skyfleet.upload.config import from_table
 from skyfleet.upload.worker import UploadWorker
+from tests.helpers import media
 from tests.helpers import metadata as mdh
 from tests.helpers.databases import drop_own_database, own_database_url
 from tests.helpers.live import LiveServer, running_server
@@ -71,8 +72,9 @@ class CameraHost:
         return self
 
     def add(self, kind: str, payload: bytes, **meta_overrides) -> Asset:
+        """Record a file of `payload` behind its type's first bytes (both tiers check them)."""
         src = self.root / f"incoming-{os.urandom(4).hex()}{mdh.EXTENSION[kind]}"
-        src.write_bytes(payload)
+        src.write_bytes(media.fake(src.suffix, payload))
         with self.sessions() as s:
             camera = s.merge(self.camera)
             meta = mdh.asset(kind, camera_uuid=self.camera.uuid, **meta_overrides)
@@ -88,8 +90,8 @@ class CameraHost:
         src = self.root / f"big-{when}{mdh.EXTENSION[kind]}"
         with open(src, "wb") as fh:
             block = os.urandom(1 << 20)
-            for _ in range(size >> 20):
-                fh.write(block)
+            for i in range(size >> 20):
+                fh.write(media.fake(src.suffix, block)[:len(block)] if i == 0 else block)
         with self.sessions() as s:
             meta = mdh.asset(kind, when=when, camera_uuid=self.camera.uuid)
             return record_asset(s, self.storage, s.merge(self.camera), kind, meta, src, ["remote"])

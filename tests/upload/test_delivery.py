@@ -13,6 +13,7 @@ from skyfleet.upload import client as c
 from skyfleet.upload import metadata
 from tests.helpers import metadata as mdh
 from tests.helpers.live import free_port, running_server
+from tests.helpers.media import fake
 from tests.helpers.waiting import wait_until
 from tests.upload.conftest import CameraHost, remote_assets
 
@@ -43,7 +44,7 @@ def test_every_kind_round_trips(tmp_path, remote, protocol):
             assert got.outcome == c.OK and got.body["id"] == rid
             assert fetch(remote, got.body["url"]) == (host.storage.root / asset.filename).read_bytes()
             other = tmp_path / f"other{mdh.EXTENSION[kind]}"
-            other.write_bytes(b"replacement " + kind.encode())
+            other.write_bytes(fake(other.suffix, b"replacement " + kind.encode()))
             put = cl.request("PUT", kind, metadata.for_asset(asset, camera), other, other.name)
             assert put.outcome == c.OK and put.remote_id == rid
             assert fetch(remote, put.body["url"]) == other.read_bytes()
