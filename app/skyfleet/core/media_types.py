@@ -8,6 +8,7 @@ only ever offered as a download.  Asset kinds pick their extensions from the gro
 """
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +52,7 @@ RAW_IMAGES = (".png", ".tif", ".tiff")
 
 def served_type(filename: str) -> str | None:
     """The fixed type a stored file is served as, or None: then it is only offered as a download."""
-    dot = filename.rfind(".")
-    media_type = BY_EXTENSION.get(filename[dot:].lower()) if dot >= 0 else None
+    media_type = BY_EXTENSION.get(posixpath.splitext(filename)[1].lower())
     return media_type.mimetype if media_type else None
 
 
