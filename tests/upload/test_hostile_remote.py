@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
+import subprocess
 import threading
 import time
 import tracemalloc
@@ -56,8 +58,9 @@ class LoopbackRemote:
     """Accepts connections, reads each request (head and Content-Length body), then hands the socket
     to `answer(server, conn)`. Counts requests and the answer bytes it managed to send."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, tls: ssl.SSLContext | None = None):
         self.answer = answer
+        self.tls = tls
         self.stop = threading.Event()
         self.requests = 0
         self.sent = 0
@@ -89,7 +92,7 @@ class LoopbackRemote:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def _spawn(self, target, *args) -> None:
         t = threading.Thread(target=target, args=args, daemon=True)
@@ -111,6 +114,10 @@ class LoopbackRemote:
 
     def _serve(self, conn: socket.socket) -> None:
         try:
+            if self.tls:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+                with self.lock:
+                    self.conns.append(conn)
             data = b""
             while b"\r\n\r\n" not in data:
                 chunk = conn.recv(65536)
@@ -193,6 +200,19 @@ def silent(phase: str):
     return answer
 
 
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (certificate file, server context)."""
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
 def remote_for(url: str, **settings):
     table = {"remotes": [{"name": "hostile", "url": url + "/indi-allsky", "username": "camera-host",
                           "api_key": "ab" * 32, "protocol": "skyfleet", **settings}]}
@@ -264,6 +284,24 @@ def test_a_remote_that_falls_silent_is_given_up_at_the_deadline(phase):
         cl.close()
     assert reply.outcome == c.TRANSIENT and "deadline of 2 s" in reply.message, reply.message
     assert 1.5 <= seconds < 30
+
+
+@pytest.mark.parametrize("answer", ["dripped", "huge"])
+def test_over_tls_the_deadline_and_the_limit_hold_too(answer, certificate):
+    """A TLS socket shut under its reader fails as a TLS error: that must still read as the deadline,
+    not as a certificate problem that parks the job."""
+    cert, context = certificate
+    behaviour = dripping("body") if answer == "dripped" else huge("500 Internal Server Error", "length")
+    with LoopbackRemote(behaviour, tls=context) as srv:
+        cl = SyncClient(remote_for(srv.url, ca_file=str(cert), read_timeout=30.0, deadline_base_seconds=3.0),
+                        "ab" * 32)
+        reply, seconds = request_in_thread(cl, "GET", "camera", {"camera_uuid": "c0ffee"})
+        cl.close()
+    assert reply.outcome == c.TRANSIENT, reply.message
+    if answer == "dripped":
+        assert "deadline of 3 s" in reply.message and 2.5 <= seconds < 30, (reply.message, seconds)
+    else:
+        assert "longer than 64 KiB" in reply.message and srv.sent < 32 * MiB
 
 
 def test_the_deadline_grows_with_the_size_of_the_request(tmp_path):
