@@ -1,6 +1,6 @@
 """The `skyfleet` command: the operator's CLI, usable without activating any venv.
 
-It offers the appliance's command groups only (user, db, asset, sync, night) and `--version`, not
+It offers the appliance's command groups only (user, camera, db, asset, sync, night) and `--version`, not
 Flask's developer CLI; developers reach `run`, `routes` and `shell` through
 `flask --app skyfleet.factory:create_app ...`.
 """
@@ -15,6 +15,7 @@ from flask.cli import ScriptInfo
 from flask_migrate.cli import db as db_cli
 
 from . import settings as settings_mod
+from .camera_cli import camera_cli
 from .factory import CLI_GROUPS, create_app
 
 if sys.version_info >= (3, 11):
@@ -57,7 +58,7 @@ def cli_group() -> None:
     pass
 
 
-for _group in (*CLI_GROUPS, db_cli):
+for _group in (*CLI_GROUPS, camera_cli, db_cli):
     cli_group.add_command(_group)
 
 

@@ -36,6 +36,12 @@ class AuthFailed(SyncError):
         super().__init__(message, log_detail=log_detail, **kw)
 
 
+class Forbidden(SyncError):
+    """Authenticated, but this account may not do that (e.g. change another account's camera)."""
+    status = 403
+    code = "forbidden"
+
+
 class BadRequest(SyncError):
     status = 400
     code = "bad_request"

@@ -4,13 +4,15 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..core import metadata as md
 from ..core import signing
 from ..core.assets import KINDS
-from ..core.errors import BadRequest, Busy, Conflict, NotFound, SyncError, TooLarge
+from ..core.errors import AuthFailed, BadRequest, Busy, Conflict, InvalidMetadata, NotFound, SyncError, TooLarge
 from ..extensions import app_settings, db, skyfleet_state
+from ..models import User
 from . import cameras, service
 from .auth import Authenticator
 from .multipart import StagedMedia, read_upload
@@ -44,6 +46,14 @@ def sync(segment: str):
     def on_metadata(raw: bytes, digest: str):
         authenticator.check_metadata(state, raw, digest)
         parsed.update(md.parse(raw))
+        if request.method == "DELETE" and state.scheme == "v1" and segment != "camera":
+            # A v1 MAC does not cover the method: without this, a captured upload (whose metadata
+            # finds its asset by key) could be replayed as a DELETE.  Upload metadata has no id.
+            if "id" not in parsed:
+                raise InvalidMetadata("a DELETE signed with a v1 signature must name the asset by 'id' (the "
+                                      "id the upload answered); v1 signatures do not cover the method",
+                                      code="metadata_missing_key")
+            md.whole_number(parsed, "id", required=True, minimum=1)
         if request.method in ("POST", "PUT") and segment != "camera":
             return md.whole_number(parsed, "file_size", required=True)
         return None
@@ -64,17 +74,23 @@ def sync(segment: str):
         upload.discard()
 
 
-def _camera(method: str, meta: dict):
+def _camera(method: str, meta: dict, user: User | None = None):
+    """Only the camera's own account or an admin may sync or read it (`cameras.authorize`)."""
     storage_session = db.session
+    if user is None:
+        user = _authenticated_user()
     if method in ("POST", "PUT"):
         try:
-            camera = cameras.upsert(storage_session, meta)
+            synced = cameras.upsert(storage_session, meta, user)
             storage_session.commit()
         except IntegrityError:  # another request created this camera a moment ago: update that one
             storage_session.rollback()
-            camera = cameras.upsert(storage_session, meta)
+            synced = cameras.upsert(storage_session, meta, user)
             storage_session.commit()
-        return jsonify(id=camera.id)
+        if synced.claimed:
+            current_app.logger.warning("syncapi: user %s claimed camera %s (id %s), which had no owner",
+                                       user.username, synced.camera.uuid, synced.camera.id)
+        return jsonify(id=synced.camera.id)
     if method == "DELETE":
         raise SyncError("cameras are not deleted through the SyncAPI", status=405, code="not_implemented",
                         headers={"Allow": "GET, POST, PUT"})
@@ -82,10 +98,23 @@ def _camera(method: str, meta: dict):
     camera_id = md.whole_number(meta, "id", minimum=1)
     camera_uuid = md.uuid(meta, "camera_uuid") or md.uuid(meta, "uuid", required=camera_id is None)
     camera = cameras.find(storage_session, camera_uuid, camera_id)
+    if camera is not None and camera_uuid is None and not cameras.may(camera, user, method):
+        camera = None  # asked by id alone, another account's camera is not there: no existence, no uuid
     if camera is None:
         given = " and ".join(name for name, value in (("id", camera_id), ("uuid", camera_uuid)) if value is not None)
         raise NotFound(f"no camera with that {given}", code="camera_missing")
+    cameras.authorize(storage_session, camera, user, method)
     return jsonify(id=camera.id)
+
+
+def _authenticated_user() -> User:
+    """The account sync() authenticated, for a caller that does not pass it: the user named in the
+    Authorization header, which sync() has checked (scheme, user and signature) before calling."""
+    credentials = request.headers.get("Authorization", "").split(" ")[-1]
+    user = db.session.scalar(select(User).where(User.username == credentials.split(":")[0]))
+    if user is None:
+        raise AuthFailed("camera request reached without an authenticated user")
+    return user
 
 
 def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user):
@@ -94,6 +123,7 @@ def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user):
     camera = cameras.find(db.session, camera_uuid)
     if camera is None:
         raise NotFound("camera not found: sync the camera (PUT /sync/v1/camera) first", code="camera not found")
+    cameras.authorize(db.session, camera, user, method)  # its own account or an admin; never claims
     if method in ("GET", "DELETE"):
         asset = service.find(db.session, kind, meta, camera)
         if method == "GET":
