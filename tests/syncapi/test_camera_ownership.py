@@ -1,6 +1,7 @@
 """A camera belongs to the account that registered it: only that account and admins may change the
-camera or its assets, or read them through the SyncAPI.  A camera without an owner (legacy, or its
-account was deleted) is claimed by the next account that syncs it.
+camera or its assets, or read them through the SyncAPI.  A camera without an owner and without assets
+(legacy, or its account was deleted) is claimed by the next account that syncs it; one with assets (the
+host's own camera, or one whose owner was deleted) only changes hands through the operator.
 
 The first three tests replay the security review (issue 13, item 5): user B PUT over A's image,
 renamed A's camera and DELETEd A's image.
@@ -12,8 +13,9 @@ import logging
 import pytest
 from sqlalchemy import select, update
 
+from skyfleet import local_assets
 from skyfleet.core.errors import SyncError
-from skyfleet.extensions import db
+from skyfleet.extensions import db, skyfleet_state
 from skyfleet.models import Asset, Camera, User
 from skyfleet.syncapi import cameras
 from tests.conftest import add_api_user
@@ -56,12 +58,12 @@ def send_lookup(s: Sender, method: str, asset_id: int):
     return s.send(method, "image", lookup(asset_id), media=b"", media_name="bogus.ext", add_size=False)
 
 
-def refused(resp, code: str = "not_camera_owner") -> dict:
+def refused(resp, code: str = "not_camera_owner", camera_uuid: str = CAMERA_UUID) -> dict:
     assert resp.status_code == 403, (resp.status_code, resp.get_data(as_text=True))
     assert resp.is_json
     body = resp.get_json()
     assert body["error"] == code
-    assert CAMERA_UUID in body["message"]
+    assert camera_uuid in body["message"]
     assert EXAMPLE_USER not in body["message"]  # the owner is not named to the other account
     return body
 
@@ -204,7 +206,7 @@ def test_cameras_of_different_accounts_do_not_interfere(app, sender, camera, oth
 
 # --- cameras without an owner ----------------------------------------------------------------------
 
-def test_camera_without_owner_is_claimed_by_the_next_sync(app, sender, image, other, caplog):
+def test_camera_without_owner_or_assets_is_claimed_by_the_next_sync(app, camera, other, caplog):
     disown(app)
     caplog.set_level(logging.INFO)
     resp = other.send("PUT", "camera", mdh.camera("Claimed"), media=b"", media_name="bogus.ext")
@@ -212,9 +214,34 @@ def test_camera_without_owner_is_claimed_by_the_next_sync(app, sender, image, ot
     cam = camera_row(app)
     assert (cam.registered_by_id, cam.name) == (user_id(app, OTHER_USER), "Claimed")
     assert "claimed" in caplog.text and OTHER_USER in caplog.text and CAMERA_UUID in caplog.text
-    # From now on it is B's: A, who uploaded the image, is the other account.
-    refused(send_lookup(sender, "DELETE", image))
-    assert send_lookup(other, "GET", image).status_code == 200
+
+
+def test_camera_with_images_but_no_owner_is_never_claimed(app, sender, image, other):
+    """Like this host's own camera (recorded locally, no uploader): its uuid is public (media URLs), so
+    whoever synced it first must not get its images."""
+    disown(app)
+    body = refused(other.send("PUT", "camera", mdh.camera("Taken"), media=b"", media_name="bogus.ext"),
+                   code="camera_unclaimed")
+    assert "skyfleet camera owner" in body["message"]
+    cam = camera_row(app)
+    assert cam.registered_by_id is None and cam.name != "Taken"
+    refused(send_lookup(other, "DELETE", image), code="camera_unclaimed")
+    assert send_lookup(sender, "GET", image).status_code == 200
+
+
+def test_the_hosts_own_camera_cannot_be_claimed(app, other, tmp_path):
+    with app.app_context():
+        storage = skyfleet_state().storage
+        own = local_assets.local_camera(db.session, "Rooftop")
+        frame = tmp_path / "frame.jpg"
+        frame.write_bytes(FIRST)
+        local_assets.record_asset(db.session, storage, own, "image", mdh.asset("image", camera_uuid=own.uuid),
+                                  frame)
+        own_uuid = own.uuid
+    refused(other.send("PUT", "camera", mdh.camera("Mine now", own_uuid), media=b"", media_name="bogus.ext"),
+            code="camera_unclaimed", camera_uuid=own_uuid)
+    with app.app_context():
+        assert db.session.scalar(select(Camera).where(Camera.uuid == own_uuid)).registered_by_id is None
 
 
 def test_camera_whose_owner_was_deleted_is_claimed(app, sender, camera, other):
@@ -237,9 +264,8 @@ def test_camera_without_owner_takes_assets_only_after_it_is_claimed(app, camera,
     assert camera_row(app).registered_by_id is None
     assert admin.send("POST", "image", mdh.asset("image"), FIRST).status_code == 200  # admins manage all
     assert camera_row(app).registered_by_id is None
-    assert other.send("PUT", "camera", mdh.camera(), media=b"", media_name="bogus.ext").status_code == 200
-    assert other.send("POST", "image", mdh.asset("image", createDate=mdh.NIGHT_START + 60),
-                      FIRST).status_code == 200
+    # now it has an image: no longer claimable by a sync
+    refused(other.send("PUT", "camera", mdh.camera(), media=b"", media_name="bogus.ext"), code="camera_unclaimed")
 
 
 def test_a_claim_lost_to_a_concurrent_request_is_refused(app, camera, other):

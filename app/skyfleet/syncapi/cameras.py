@@ -7,23 +7,26 @@ data["camera"], as indi-allsky sends many.
 
 Ownership: a camera belongs to the SyncAPI account that registered it (`Camera.registered_by_id`).
 Only that account and admins may sync the camera, add, replace or delete its assets, or read them
-through the SyncAPI; another account gets 403 `not_camera_owner`.  A camera without an owner (from
-before owners existed and never uploaded to, or its account was deleted) is claimed by the next
-account that syncs it (POST/PUT /sync/v1/camera); until then anyone may read it, admins may write its
-assets, and other accounts get 403 `camera_unclaimed` (sync the camera first).  `skyfleet camera
+through the SyncAPI; another account gets 403 `not_camera_owner`.  A camera without an owner and
+without assets (registered before owners existed and never uploaded to) is claimed by the next
+account that syncs it (POST/PUT /sync/v1/camera).  One with assets is never claimed: that is this
+host's own camera (recorded locally, no uploader) or one whose account was deleted, and its images
+must not pass to whoever syncs its (public) uuid first; the operator hands it over.  Until then anyone
+may read an unowned camera, admins may write its assets, and other accounts get 403
+`camera_unclaimed`.  `skyfleet camera
 owner` hands a camera to another account.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from ..core import metadata as md
 from ..core.errors import Forbidden
 from ..core.fields import RECEIVED, Fields, storable_text, to_utc_offset
-from ..models import Camera, User, utcnow
+from ..models import Asset, Camera, User, utcnow
 
 NOT_OWNER = "not_camera_owner"
 UNCLAIMED = "camera_unclaimed"
@@ -118,11 +121,13 @@ def find(session: Session, camera_uuid: str | None = None, camera_id: int | None
 def authorize(session: Session, camera: Camera, user: User, method: str, *, claim: bool = False) -> bool:
     """Raise Forbidden (403) unless `user` may do `method` on `camera` or its assets.
 
-    With `claim` (the request syncs the camera itself) a camera without owner becomes the user's: one
-    conditional UPDATE, so of two accounts claiming at once exactly one wins and the other is refused.
-    Returns whether this call claimed the camera."""
+    With `claim` (the request syncs the camera itself) a camera without owner and without assets
+    becomes the user's: one conditional UPDATE, so of two accounts claiming at once exactly one wins
+    and the other is refused.  Returns whether this call claimed the camera."""
     if claim and camera.registered_by_id is None:
-        won = session.execute(update(Camera).where(Camera.id == camera.id, Camera.registered_by_id.is_(None))
+        has_assets = exists().where(Asset.camera_id == Camera.id)
+        won = session.execute(update(Camera).where(Camera.id == camera.id, Camera.registered_by_id.is_(None),
+                                                   ~has_assets)
                               .values(registered_by_id=user.id)
                               .execution_options(synchronize_session=False)).rowcount == 1
         session.refresh(camera, ["registered_by_id"])
@@ -148,8 +153,9 @@ def _refusal(camera: Camera, user: User, method: str) -> str | None:
 
 def _forbidden(session: Session, camera: Camera, user: User, method: str, code: str) -> Forbidden:
     if code == UNCLAIMED:
-        message = (f"camera {camera.uuid} has no owner yet: sync the camera (PUT /sync/v1/camera) to "
-                   "register it to this account, then retry")
+        message = (f"camera {camera.uuid} has no owner: sync the camera (PUT /sync/v1/camera) to register "
+                   "it to this account, then retry; a camera that already has images is handed over only "
+                   "by the server's operator (skyfleet camera owner)")
         owner = "no one"
     else:
         action = "read" if method == "GET" else "change"
