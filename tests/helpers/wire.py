@@ -87,14 +87,18 @@ class Sender:
 
     def send(self, method: str, segment: str, meta: dict | None, media: bytes | None = b"",
              media_name: str = "image.jpg", add_size: bool = True, headers: dict | None = None,
-             raw_metadata: bytes | None = None, media_first: bool = False, scheme: str | None = None):
+             raw_metadata: bytes | None = None, media_first: bool = False, scheme: str | None = None,
+             v1_time: float | None = None):
+        """`v1_time`: sign a v1 request at that time (e.g. 300 s ago, the previous bucket, which the
+        server still accepts), so its MAC differs from an earlier request with the same metadata: the
+        server refuses one v1 MAC with another method or other media as a replay."""
         if raw_metadata is None and meta is not None:
             raw_metadata = dumps(sized(meta, media or b"") if add_size else meta)
         body, ctype = multipart(raw_metadata, media, media_name, media_first=media_first)
         path = f"{BASE}/sync/v1/{segment}"
         auth = {}
         if (scheme or self.scheme) == "v1":
-            auth = v1_headers(self.user, self.key, raw_metadata or b"")
+            auth = v1_headers(self.user, self.key, raw_metadata or b"", v1_time)
         else:
             auth = v2_headers(self.user, self.key, method, path, raw_metadata or b"", media or b"")
         auth.update(headers or {})

@@ -1,6 +1,7 @@
 """Every endpoint and method: GET returns id + URL, POST adds and never overwrites, PUT adds or
 overwrites, DELETE deletes; a repeated identical upload answers with the existing id."""
 import os
+import time
 
 import pytest
 from sqlalchemy import select
@@ -52,7 +53,8 @@ def test_every_kind_round_trips_post_get_put_delete(app, client, sender, camera,
     assert refused.status_code == 409 and refused.get_json()["error"] == "file_exists"
     assert fetch(client, body["url"]) == first
 
-    replaced = sender.send("PUT", kind, meta, other, media_name=name)
+    # the refused POST's metadata and media, but PUT: signed anew (one v1 MAC, one method)
+    replaced = sender.send("PUT", kind, meta, other, media_name=name, v1_time=time.time() - 300)
     assert replaced.status_code == 200, replaced.get_json()
     assert replaced.get_json()["id"] == body["id"]
     assert fetch(client, replaced.get_json()["url"]) == other
@@ -63,7 +65,7 @@ def test_every_kind_round_trips_post_get_put_delete(app, client, sender, camera,
     assert gone.status_code == 200 and gone.get_json() == {}
     assert client.get(f"/indi-allsky/{body['url']}").status_code == 404
     missing = sender.send("GET", kind, {"id": body["id"], "camera_uuid": CAMERA_UUID},
-                          media=b"", add_size=False)
+                          media=b"", add_size=False, v1_time=time.time() - 300)  # the DELETE's metadata
     assert missing.status_code == 404 and missing.get_json()["error"] == "file_missing"
     assert [f for f in stored_files(app) if not f.startswith(".staging")] == []
 
@@ -152,9 +154,11 @@ def test_empty_file_mode_stores_the_row_without_a_file(app, sender, camera):
     assert_consistent(app)
 
 
-def test_media_part_before_metadata_is_accepted(sender, camera):
+def test_media_part_before_metadata_is_refused(app, sender, camera):
+    """The signed metadata part comes first, as every client sends it (tests/syncapi/test_preauth_work.py)."""
     resp = sender.send("POST", "image", mdh.asset("image"), fake(".jpg", b"z" * 5000), media_first=True)
-    assert resp.status_code == 200, resp.get_json()
+    assert resp.status_code == 400 and resp.get_json()["error"] == "metadata_missing", resp.get_json()
+    assert [f for f in stored_files(app) if not f.startswith(".staging")] == []
 
 
 def test_other_methods_get_json_405(client, sender):

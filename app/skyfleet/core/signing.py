@@ -23,6 +23,10 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_@.-]{1,64}\Z")
 V1_BUCKET_SECONDS = 300
 # The server's bucket, then older ones for slow uploads and one newer for a fast client clock.
 V1_BUCKET_OFFSETS = (0, -1, 1, -2, -3, -4)
+# How long one v1 MAC stays acceptable: a MAC for bucket B passes while the server is in buckets B-1 to
+# B+4, six buckets; first seen at the start of B-1, it is still accepted 30 minutes later.  A server
+# that remembers MACs to refuse replays keeps them that long.
+V1_MAC_LIFETIME_SECONDS = (max(V1_BUCKET_OFFSETS) - min(V1_BUCKET_OFFSETS) + 1) * V1_BUCKET_SECONDS
 
 V2_SCHEME = "SKYFLEET-HMAC-SHA256"
 HEADER_DATE = "X-Skyfleet-Date"

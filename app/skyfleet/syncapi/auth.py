@@ -3,15 +3,28 @@
 `begin()` runs as soon as the headers arrive: user, key and (for skyfleet signatures) the signature,
 time window and nonce are checked before any of the body is read.  `check_metadata()` runs when the
 metadata part has arrived (the v1 MAC covers it), `check_media()` when the media has been staged.
+
+An unknown, inactive or keyless user is not refused where it is found: it goes on with a dummy key
+and fails where a wrong key fails (skyfleet: the signature check in `begin()`; v1: the MAC check over
+the metadata part), with the same answer, after the same reads and the same computations.  So the
+answer and its timing do not tell which user names exist.
+
+A v1 MAC covers only the time bucket and the metadata, not the method or the media: each one is
+remembered (table sync_v1_mac) for as long as a v1 server accepts it, with the method and media it
+came with, and the same MAC with another method or other media is refused as a replay.  The same
+MAC with the same method and media (a retry of the identical request) is accepted.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import re
+import secrets
 import time
+import weakref
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Optional
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -21,13 +34,31 @@ from ..apikeys import ApiKeyError, KeyBox
 from ..core import signing
 from ..core.errors import AuthFailed, BadRequest
 from ..core.signing import USERNAME_RE
-from ..models import SyncNonce, User, utcnow
+from ..models import SyncNonce, SyncV1Mac, User, utcnow
 
 HEX_RE = re.compile(r"[0-9a-f]+")
 NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # ASCII digits only (str.isdigit() also takes '²' or Arabic-Indic digits, which int() refuses or
 # reads), and few enough that the time stays a small number.
 UNIX_SECONDS_RE = re.compile(r"[0-9]{1,12}")
+
+# The key a request of an unknown, inactive or keyless user is checked with (random: nobody has it,
+# and such a request fails even if its signature matched).  It is sealed once per KeyBox
+# so that opening it costs what opening a real user's key costs.
+_DUMMY_KEY = secrets.token_hex(32)
+_dummy_tokens: weakref.WeakKeyDictionary[KeyBox, str] = weakref.WeakKeyDictionary()
+
+
+def _dummy_token(keybox: KeyBox) -> str:
+    token = _dummy_tokens.get(keybox)
+    if token is None:
+        token = _dummy_tokens[keybox] = keybox.seal(_DUMMY_KEY)
+    return token
+
+
+def v1_mac_id(signature: str) -> str:
+    """What sync_v1_mac stores for a v1 MAC: its sha256 (a MAC is 128 hex characters, the column 64)."""
+    return hashlib.sha256(signature.encode("ascii")).hexdigest()
 
 
 @dataclass
@@ -38,6 +69,10 @@ class AuthState:
     signature: str
     metadata_sha256: str = ""
     media_sha256: str = ""
+    # Why this request fails once its signature has been checked (unknown, inactive or keyless user),
+    # or None; only the log says which.
+    failure: Optional[str] = None
+    method: str = ""
 
 
 class Authenticator:
@@ -49,6 +84,7 @@ class Authenticator:
         self.clock_skew = clock_skew
         self.nonce_ttl = max(nonce_ttl, 2 * clock_skew)
         self.clock = clock
+        self.v1_mac_ttl = signing.V1_MAC_LIFETIME_SECONDS
 
     def begin(self, method: str, path: str, headers: Mapping[str, str]) -> AuthState:
         header = headers.get("Authorization", "")
@@ -61,32 +97,38 @@ class Authenticator:
             raise AuthFailed("malformed credentials in Authorization header")
         username, signature = user_sig
         if scheme_word == signing.V2_SCHEME:
-            state = self._load_user(username, signature, "skyfleet")
+            state = self._load_user(username, signature, "skyfleet", method)
             self._check_v2_headers(state, method, path, headers)
             return state
         if not self.accept_v1:
             raise AuthFailed(f"user {username}: v1 signatures are switched off on this server",
                              message="v1 signatures are not accepted by this server")
-        return self._load_user(username, signature, "v1")
+        return self._load_user(username, signature, "v1", method)
 
-    def _load_user(self, username: str, signature: str, scheme: str) -> AuthState:
+    def _load_user(self, username: str, signature: str, scheme: str, method: str) -> AuthState:
+        """The user and key; for a user who cannot sign, a dummy key and the reason in `failure`.
+
+        The same work either way: one lookup, one key opened."""
         if not HEX_RE.fullmatch(signature):
             raise AuthFailed(f"user {username}: signature is not lowercase hex")
         user = self.session.scalar(select(User).where(User.username == username))
+        failure = None
         if user is None:
-            raise AuthFailed(f"unknown user {username!r}")
-        if not user.is_active:
-            raise AuthFailed(f"user {username} is inactive")
-        if not user.api_key_encrypted:
-            raise AuthFailed(f"user {username} has no API key (skyfleet user apikey {username})")
+            failure = f"unknown user {username!r}"
+        elif not user.is_active:
+            failure = f"user {username} is inactive"
+        elif not user.api_key_encrypted:
+            failure = f"user {username} has no API key (skyfleet user apikey {username})"
+        token = _dummy_token(self.keybox) if failure else user.api_key_encrypted
         try:
-            key = self.keybox.open(user.api_key_encrypted)
+            key = self.keybox.open(token)
         except ApiKeyError as exc:
-            raise AuthFailed(f"user {username}: {exc}") from None
-        return AuthState(user=user, api_key=key, scheme=scheme, signature=signature)
+            failure, key = f"user {username}: {exc}", _DUMMY_KEY
+        return AuthState(user=user, api_key=key, scheme=scheme, signature=signature, failure=failure,
+                         method=method.upper())
 
     def _check_v2_headers(self, state: AuthState, method: str, path: str, headers: Mapping[str, str]) -> None:
-        name = state.user.username
+        name = state.user.username if state.user is not None else "(unknown)"
         raw_date = headers.get(signing.HEADER_DATE, "")
         nonce = headers.get(signing.HEADER_NONCE, "")
         meta_sha = headers.get(signing.HEADER_METADATA_SHA256, "")
@@ -104,8 +146,9 @@ class Authenticator:
                                  message=f"{header_name} must be a lowercase hex sha256")
         timestamp = int(raw_date)
         expected = signing.v2_signature(state.api_key, method, path, timestamp, nonce, meta_sha, media_sha)
-        if not hmac.compare_digest(expected, state.signature):
-            raise AuthFailed(f"user {name}: skyfleet signature mismatch for {method} {path}")
+        matches = hmac.compare_digest(expected, state.signature)
+        if state.failure or not matches:
+            raise AuthFailed(state.failure or f"user {name}: skyfleet signature mismatch for {method} {path}")
         skew = timestamp - self.clock()
         if abs(skew) > self.clock_skew:
             raise AuthFailed(f"user {name}: request time off by {skew:+.0f} s",
@@ -133,11 +176,62 @@ class Authenticator:
                 raise BadRequest("metadata does not match X-Skyfleet-Metadata-SHA256", code="digest_mismatch",
                                  log_detail=f"user {state.user.username}: metadata digest mismatch")
             return
-        if not signing.v1_matches(state.api_key, metadata, state.signature, self.clock()):
-            raise AuthFailed(f"user {state.user.username}: v1 HMAC matches no time bucket "
+        matches = signing.v1_matches(state.api_key, metadata, state.signature, self.clock())
+        if state.failure or not matches:
+            raise AuthFailed(state.failure or f"user {state.user.username}: v1 HMAC matches no time bucket "
                              "(wrong key, or clock more than ~5 min ahead / ~25 min behind)")
+        # Another method with this MAC is refused now, before any media is read; other media once
+        # the media has been staged (check_media).
+        self._check_v1_mac(state, self._seen_v1_mac(state), media_sha256=None)
 
     def check_media(self, state: AuthState, digest: str) -> None:
-        if state.scheme == "skyfleet" and digest != state.media_sha256:
-            raise BadRequest("media does not match X-Skyfleet-Media-SHA256", code="digest_mismatch",
-                             log_detail=f"user {state.user.username}: media digest mismatch")
+        if state.scheme == "skyfleet":
+            if digest != state.media_sha256:
+                raise BadRequest("media does not match X-Skyfleet-Media-SHA256", code="digest_mismatch",
+                                 log_detail=f"user {state.user.username}: media digest mismatch")
+            return
+        self._remember_v1_mac(state, digest)
+
+    # v1 replay protection ------------------------------------------------------------------------
+
+    def _now_utc(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).replace(tzinfo=None)
+
+    def _seen_v1_mac(self, state: AuthState) -> Optional[SyncV1Mac]:
+        return self.session.scalar(select(SyncV1Mac).where(
+            SyncV1Mac.user_id == state.user.id, SyncV1Mac.mac == v1_mac_id(state.signature),
+            SyncV1Mac.seen_at >= self._now_utc() - dt.timedelta(seconds=self.v1_mac_ttl)))
+
+    def _check_v1_mac(self, state: AuthState, seen: Optional[SyncV1Mac], media_sha256: Optional[str]) -> None:
+        if seen is None:
+            return
+        if seen.method != state.method:
+            raise AuthFailed(f"user {state.user.username}: v1 MAC first seen with {seen.method}, now with "
+                             f"{state.method}", code="replayed",
+                             message=f"this v1 signature was already used with {seen.method}; a v1 signature "
+                                     "does not cover the method, so it is not accepted with another one "
+                                     "(sign again, or use skyfleet signatures)")
+        if media_sha256 is not None and seen.media_sha256 != media_sha256:
+            raise AuthFailed(f"user {state.user.username}: v1 MAC first seen with media {seen.media_sha256[:12]}, "
+                             f"now with {media_sha256[:12]}", code="replayed",
+                             message="this v1 signature was already used with other media; a v1 signature "
+                                     "does not cover the media, so it is not accepted with other bytes "
+                                     "(sign again, or use skyfleet signatures)")
+
+    def _remember_v1_mac(self, state: AuthState, media_sha256: str) -> None:
+        """Record this MAC with its method and media, or check it against its record (a retry of the
+        identical request passes).  Rows older than the time a v1 MAC is accepted are pruned."""
+        seen = self._seen_v1_mac(state)
+        if seen is None:
+            now = self._now_utc()
+            self.session.add(SyncV1Mac(user_id=state.user.id, mac=v1_mac_id(state.signature), method=state.method,
+                                       media_sha256=media_sha256, seen_at=now))
+            try:
+                self.session.execute(delete(SyncV1Mac).where(
+                    SyncV1Mac.seen_at < now - dt.timedelta(seconds=self.v1_mac_ttl)))
+                self.session.commit()
+                return
+            except IntegrityError:  # the same MAC arrived at the same moment on another connection
+                self.session.rollback()
+                seen = self._seen_v1_mac(state)
+        self._check_v1_mac(state, seen, media_sha256)

@@ -1,9 +1,12 @@
 """Streaming reader for SyncAPI multipart bodies.
 
+The metadata part must come first (indi-allsky's client and skyfleet's both send it first): a body
+whose first part is anything else is refused at that part's headers, before a byte of it is read on.
 The metadata part is kept in memory (it is small and capped); as soon as it is complete a callback
-authenticates and parses it, before the media is read.  The media part is streamed straight into a
-staging file on the storage filesystem while its sha256 and size are computed: one copy, never in
-memory, never in a RAM-backed /tmp.
+authenticates and parses it, before the media is read, so no media byte is staged for a request that
+is not authenticated.  The media part is streamed straight into a staging file on the storage
+filesystem while its sha256 and size are computed: one copy, never in memory, never in a RAM-backed
+/tmp.  What the decoder may hold unparsed (preamble, part headers, epilogue) is capped, MAX_UNPARSED.
 """
 from __future__ import annotations
 
@@ -28,7 +31,10 @@ if TYPE_CHECKING:
 CHUNK = 256 * 1024
 MAX_PARTS = 8
 # What the decoder may hold unparsed: one chunk plus framing.  Data is handed on as it arrives, so
-# only a huge preamble, part header block or epilogue (garbage after the closing boundary) reaches it.
+# only a huge preamble, part header block or epilogue (garbage after the closing boundary) reaches it:
+# werkzeug refuses to buffer more (checked before it appends), which is a 400 here.  Measured: 200 MiB
+# of preamble, of one part-header line or of epilogue is refused after reading 0.5 MiB, the parser's
+# peak memory about 1 MiB (tests/syncapi/test_preauth_work.py).
 MAX_UNPARSED = CHUNK + 64 * 1024
 # RFC 2046 boundary characters (ASCII), up to 200 of them; the MIME limit is 70.
 BOUNDARY_RE = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,199}[0-9A-Za-z'()+_,\-./:=?]")
@@ -185,6 +191,10 @@ def read_upload(stream: BinaryIO, content_type: str, staging_dir: Path, *, max_m
                                      "headers or epilogue)", code="multipart_invalid") from None
             elif isinstance(event, (Field, File)):
                 current = event.name
+                if upload.metadata is None and meta_buf is None and current != "metadata":
+                    raise BadRequest(f"the first part must be 'metadata' (it is signed and says what follows), "
+                                     f"not {str(current)[:40]!r}: send the 'metadata' part before 'media'",
+                                     code="metadata_missing")
                 if current == "metadata":
                     if upload.metadata is not None or meta_buf is not None:
                         raise BadRequest("more than one 'metadata' part", code="multipart_invalid")
@@ -204,11 +214,6 @@ def read_upload(stream: BinaryIO, content_type: str, staging_dir: Path, *, max_m
                     if not event.more_data:
                         upload.metadata = bytes(meta_buf)
                         announced = on_metadata(upload.metadata, hashlib.sha256(upload.metadata).hexdigest())
-                        if writer is not None:  # media came first: apply the limit now
-                            writer.announced = announced
-                            if announced is not None and writer.media.size > announced:
-                                raise BadRequest(f"media is larger than file_size {announced}",
-                                                 code="size_mismatch")
                 elif current == "media":
                     writer.write(event.data)
                     if not event.more_data:
