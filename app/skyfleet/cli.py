@@ -15,7 +15,6 @@ from flask.cli import ScriptInfo
 from flask_migrate.cli import db as db_cli
 
 from . import settings as settings_mod
-from .camera_cli import camera_cli
 from .factory import CLI_GROUPS, create_app
 
 if sys.version_info >= (3, 11):
@@ -58,7 +57,7 @@ def cli_group() -> None:
     pass
 
 
-for _group in (*CLI_GROUPS, camera_cli, db_cli):
+for _group in (*CLI_GROUPS, db_cli):
     cli_group.add_command(_group)
 
 

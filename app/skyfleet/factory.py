@@ -21,6 +21,7 @@ from . import settings as settings_mod
 from .accounts_cli import user_cli
 from .apikeys import KeyBox, load_or_create_secret
 from .assets_cli import asset_cli
+from .camera_cli import camera_cli
 from .core.storage import LocalStorage as Storage  # the storage of this host: the local filesystem
 from .db_setup import tune_engine
 from .extensions import STATE_KEY, SkyfleetState, app_settings, csrf, db, login_manager, migrate
@@ -37,7 +38,7 @@ from .web.media import bp as media_bp
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 # The appliance's own command groups, on app.cli (`flask --app skyfleet.factory:create_app ...`) and in
 # the operator's `skyfleet` command; `db` (Flask-Migrate) joins app.cli through migrate.init_app.
-CLI_GROUPS = (user_cli, asset_cli, sync_cli, night_cli)
+CLI_GROUPS = (user_cli, camera_cli, asset_cli, sync_cli, night_cli)
 STALE_STAGING_SECONDS = 6 * 3600
 
 

@@ -10,6 +10,7 @@ from skyfleet import accounts
 from skyfleet.extensions import db
 from skyfleet.models import User
 from tests.conftest import PG_URL
+from tests.helpers import media
 from tests.helpers import metadata as mdh
 from tests.helpers.apikey_display import assert_key_shown_once, assert_no_part_of_key, expected_fingerprint
 from tests.helpers.wire import Sender
@@ -158,8 +159,10 @@ def test_asset_latest_prints_the_newest_image(app, runner, sender, camera):
     import json
     none = runner.invoke(args=["asset", "latest"])
     assert none.exit_code == 1 and "no image stored yet" in none.output
-    sender.send("POST", "image", mdh.asset("image", when=mdh.NIGHT_START), b"old" * 10)
-    newer = sender.send("POST", "image", mdh.asset("image", when=mdh.NIGHT_START + 60), b"new" * 10).get_json()
+    older = sender.send("POST", "image", mdh.asset("image", when=mdh.NIGHT_START), media.fake(".jpg", b"old" * 10))
+    assert older.status_code == 200, older.get_json()
+    newer = sender.send("POST", "image", mdh.asset("image", when=mdh.NIGHT_START + 60),
+                        media.fake(".jpg", b"new" * 10)).get_json()
     out = runner.invoke(args=["asset", "latest", "--kind", "image"])
     assert out.exit_code == 0, out.output
     row = json.loads(out.output)

@@ -4,13 +4,12 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..core import metadata as md
 from ..core import signing
 from ..core.assets import KINDS
-from ..core.errors import AuthFailed, BadRequest, Busy, Conflict, InvalidMetadata, NotFound, SyncError, TooLarge
+from ..core.errors import BadRequest, Busy, Conflict, InvalidMetadata, NotFound, SyncError, TooLarge
 from ..extensions import app_settings, db, skyfleet_state
 from ..models import User
 from . import cameras, service
@@ -68,17 +67,15 @@ def sync(segment: str):
         authenticator.check_media(state, staged.sha256)
         user = state.user
         if segment == "camera":
-            return _camera(request.method, parsed)
+            return _camera(request.method, parsed, user)
         return _asset(kind, request.method, parsed, upload, staged, user)
     finally:
         upload.discard()
 
 
-def _camera(method: str, meta: dict, user: User | None = None):
+def _camera(method: str, meta: dict, user: User):
     """Only the camera's own account or an admin may sync or read it (`cameras.authorize`)."""
     storage_session = db.session
-    if user is None:
-        user = _authenticated_user()
     if method in ("POST", "PUT"):
         try:
             synced = cameras.upsert(storage_session, meta, user)
@@ -105,16 +102,6 @@ def _camera(method: str, meta: dict, user: User | None = None):
         raise NotFound(f"no camera with that {given}", code="camera_missing")
     cameras.authorize(storage_session, camera, user, method)
     return jsonify(id=camera.id)
-
-
-def _authenticated_user() -> User:
-    """The account sync() authenticated, for a caller that does not pass it: the user named in the
-    Authorization header, which sync() has checked (scheme, user and signature) before calling."""
-    credentials = request.headers.get("Authorization", "").split(" ")[-1]
-    user = db.session.scalar(select(User).where(User.username == credentials.split(":")[0]))
-    if user is None:
-        raise AuthFailed("camera request reached without an authenticated user")
-    return user
 
 
 def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user):
