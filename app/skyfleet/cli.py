@@ -16,6 +16,7 @@ from flask_migrate.cli import db as db_cli
 
 from . import settings as settings_mod
 from .factory import CLI_GROUPS, create_app
+from .storage_cli import storage_cli
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,7 +58,7 @@ def cli_group() -> None:
     pass
 
 
-for _group in (*CLI_GROUPS, db_cli):
+for _group in (*CLI_GROUPS, db_cli, storage_cli):
     cli_group.add_command(_group)
 
 
