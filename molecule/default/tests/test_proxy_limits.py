@@ -212,7 +212,8 @@ def test_running_gunicorn_has_no_capabilities_and_a_seccomp_filter(host, unit):
 
 
 def test_app_and_its_native_libraries_work_under_the_units_sandbox(host):
-    """The web app (cffi/cryptography, SQLite) and, where installed, numpy, Pillow and psycopg run under
+    """The web app (cffi/cryptography, SQLite), ctypes callbacks (what psycopg's libpq binding uses) and,
+    where installed (a host in both groups), numpy, OpenCV, Pillow and psycopg run under
     MemoryDenyWriteExecute and the system call filter: the units' sandbox around one Python process."""
     props = " ".join(f"-p {k}={v}" for k, v in HARDENING.items()) + \
         " -p 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' -p SystemCallFilter=@system-service"
@@ -225,7 +226,7 @@ assert page.status_code == 200, page.status_code
 cb = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda x: x + 1)
 assert cb(41) == 42
 done = {'app': 'ok', 'ctypes': 'ok'}
-for name in ('numpy', 'PIL.Image', 'psycopg', 'cryptography.hazmat.primitives.hashes'):
+for name in ('numpy', 'cv2', 'PIL.Image', 'psycopg', 'cryptography.hazmat.primitives.hashes'):
     try:
         mod = importlib.import_module(name)
     except ImportError:
@@ -233,6 +234,10 @@ for name in ('numpy', 'PIL.Image', 'psycopg', 'cryptography.hazmat.primitives.ha
         continue
     if name == 'numpy':
         assert int((mod.arange(10) ** 2).sum()) == 285
+    if name == 'cv2':
+        import numpy
+        ok, jpeg = mod.imencode('.jpg', numpy.zeros((8, 8, 3), 'uint8'))
+        assert ok and bytes(jpeg[:3]) == b'\xff\xd8\xff'
     if name == 'PIL.Image':
         buf = io.BytesIO()
         mod.new('RGB', (8, 8)).save(buf, 'JPEG')
