@@ -22,6 +22,7 @@ from .accounts_cli import user_cli
 from .apikeys import KeyBox, load_or_create_secret
 from .assets_cli import asset_cli
 from .camera_cli import camera_cli
+from .core import staging
 from .core.storage import LocalStorage as Storage  # the storage of this host: the local filesystem
 from .db_setup import tune_engine
 from .extensions import STATE_KEY, SkyfleetState, app_settings, csrf, db, login_manager, migrate
@@ -39,7 +40,6 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 # The appliance's own command groups, on app.cli (`flask --app skyfleet.factory:create_app ...`) and in
 # the operator's `skyfleet` command; `db` (Flask-Migrate) joins app.cli through migrate.init_app.
 CLI_GROUPS = (user_cli, camera_cli, asset_cli, sync_cli, night_cli)
-STALE_STAGING_SECONDS = 6 * 3600
 
 
 def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> Flask:
@@ -66,7 +66,7 @@ def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> F
     if settings.web.trust_proxy_headers:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     storage = Storage(settings.storage_dir, settings.staging_dir)
-    storage.clean_staging(STALE_STAGING_SECONDS, time.time())
+    storage.clean_staging(staging.STALE_SECONDS, time.time())
     app.extensions[STATE_KEY] = SkyfleetState(settings=settings, keybox=KeyBox(secret), storage=storage)
     app.logger.setLevel(getattr(logging, settings.log_level.upper()))
 

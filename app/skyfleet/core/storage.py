@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Optional, Protocol
 
+from . import staging
 from .errors import InvalidMetadata, StorageFull
 from .files import move_into_place
 
@@ -125,15 +126,12 @@ class LocalStorage(Storage):
         backup.unlink()
 
     def clean_staging(self, older_than_seconds: float, now: float) -> int:
-        """Remove staged leftovers of crashed requests; returns how many were removed."""
+        """Remove staged leftovers of crashed requests and builds; returns how many were removed."""
         removed = 0
-        if not self.staging.is_dir():
-            return 0
-        for entry in self.staging.iterdir():
+        for leftover in staging.leftovers(self.staging, older_than_seconds, now):
             try:
-                if entry.is_file() and now - entry.stat().st_mtime > older_than_seconds:
-                    entry.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                continue
+                staging.remove(leftover)
+            except OSError:
+                continue  # the timer's `skyfleet storage clean-staging` reports it
+            removed += 1
         return removed
