@@ -4,10 +4,13 @@ names the problem, and leave the running services and the deployed files exactly
 These tests run once (not per host): they drive ansible-playbook from the controller with a broken copy
 of the scenario's inventory (tests/molecule/playbook_runs.py).
 """
+import os
 import shlex
+import subprocess
 
 import pytest
 import testinfra
+import yaml
 from playbook_runs import (
     Run,
     hosts_of,
@@ -68,17 +71,56 @@ def camera_host(hosts) -> str:
     return hosts[0]["local"][0]
 
 
+def camera_key(inventory, camera: str) -> str:
+    """The camera host's SyncAPI key from the scenario's (demo) vault."""
+    plain = subprocess.run(["ansible-vault", "view", str(inventory / "group_vars" / "local" / "vault.yml")],
+                           capture_output=True, text=True, check=True, env=os.environ).stdout
+    return yaml.safe_load(plain)["vault_skyfleet_syncapi_api_keys"][camera]
+
+
 def explain(run: Run) -> str:
     return f"exit {run.rc}; last lines:\n" + "\n".join(run.output.splitlines()[-40:])
 
 
-def test_missing_vault_value_names_the_vault_variable(inventory, unchanged, no_secret_shown):
-    (inventory / "group_vars" / "all" / "vault.yml").unlink()
+def test_missing_vault_value_names_the_vault_variable(inventory, hosts, unchanged, no_secret_shown):
+    camera = camera_host(hosts)
+    (inventory / "group_vars" / "local" / "vault.yml").unlink()
     run = run_site(inventory)
     no_secret_shown.append(run)
-    assert run.failed_with("skyfleet_syncapi_api_key must be 64 lowercase hex characters",
-                           "set vault_skyfleet_syncapi_api_key in the inventory's group_vars/all/vault.yml"), \
-        explain(run)
+    # the remote's preflight (every camera host's key) or the camera host's own, whichever runs first
+    assert run.failed_with("skyfleet_syncapi_api_key", "must be 64 lowercase hex characters",
+                           f"set vault_skyfleet_syncapi_api_keys['{camera}'] in the inventory's "
+                           "group_vars/local/vault.yml"), explain(run)
+
+
+# The example inventory's placeholders (its vault password is in README.md) and the demo's values (its
+# password file is committed) are public: outside the demo (skyfleet_common_demo_inventory) they are refused.
+@pytest.mark.parametrize("case", ["demo value outside the demo", "example value"])
+def test_published_secret_is_refused_by_name_without_showing_it(inventory, hosts, unchanged, no_secret_shown, case):
+    camera = camera_host(hosts)
+    if case == "example value":
+        published = "0" * 64  # inventory/example's placeholder for its first camera host
+        set_host_vars(inventory, camera, {"skyfleet_syncapi_api_key": published})
+    else:
+        published = camera_key(inventory, camera)
+        set_host_vars(inventory, camera, {"skyfleet_common_demo_inventory": False})
+    run = run_site(inventory, "--limit", camera)
+    no_secret_shown.append(run)
+    assert run.failed_with(f"Secrets on {camera}: ", "skyfleet_syncapi_api_key", "is a published value",
+                           f"vault_skyfleet_syncapi_api_keys['{camera}']"), explain(run)
+    assert published not in run.output
+
+
+def test_extra_remote_reusing_a_key_is_refused_by_name(inventory, hosts, unchanged, no_secret_shown):
+    groups, _ = hosts
+    camera, remote = camera_host(hosts), groups["remote"][0]
+    own_key = camera_key(inventory, camera)
+    set_host_vars(inventory, camera, {"skyfleet_syncapi_extra_remotes": [{
+        "name": "second", "url": f"https://{remote}/indi-allsky", "api_key": own_key, "certificate_host": remote}]})
+    run = run_site(inventory, "--limit", camera)
+    no_secret_shown.append(run)
+    assert run.failed_with("skyfleet_syncapi_extra_remotes[0].api_key (remote 'second') is the same key as "
+                           "skyfleet_syncapi_api_key (remote 'remote')"), explain(run)
 
 
 def test_typo_in_a_variable_is_refused_by_name(inventory, hosts, unchanged, no_secret_shown):
@@ -105,7 +147,8 @@ def test_wrong_api_key_is_refused_before_it_is_installed(inventory, hosts, uncha
     wrong = "0123456789abcdef" * 4
     if camera in groups["remote"]:
         # the camera host is its own remote: a host_vars key would change the account too, so the
-        # wrong key goes to a second remote entry for the same server
+        # wrong key goes to a second remote entry for the same server (without `host`, so the server's
+        # run does not manage that entry's account: the camera's own one, whose key differs)
         set_host_vars(inventory, camera, {"skyfleet_syncapi_extra_remotes": [{
             "name": "second", "url": f"https://{remote}/indi-allsky", "api_key": wrong,
             "certificate_host": remote}]})
@@ -115,7 +158,8 @@ def test_wrong_api_key_is_refused_before_it_is_installed(inventory, hosts, uncha
         remote_name = "remote"
     run = run_site(inventory, "--limit", camera)
     no_secret_shown.append(run)
-    assert run.failed_with(f"{camera} cannot upload to remote '{remote_name}': https://", "as skyfleet-sync: "
+    # the camera host's own account (named after the host), which the remote's run made with the right key
+    assert run.failed_with(f"{camera} cannot upload to remote '{remote_name}': https://", f"as {camera}: "
                            "HTTP 401 authentication failed", "Nothing was installed"), explain(run)
     assert wrong not in run.output
 

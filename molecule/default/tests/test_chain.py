@@ -1,19 +1,26 @@
 """The whole appliance: a frame captured on the camera host shows up on the web server."""
 import datetime as dt
+import json
 import os
-import tomllib
+import secrets
+import shlex
 
 import pytest
+import tomllib
 from skyfleet_testinfra import (
     BASE_PATH,
     CONFIG_DIR,
+    CONFIG_FILE,
+    DATA_DIR,
     JPEG_MAGIC,
+    SERVICE_USER,
     curl,
     file_magic,
     first_name_of_group,
     first_of_group,
     latest_asset,
     only_on,
+    skyfleet,
     variables,
     wait_for,
 )
@@ -35,11 +42,7 @@ def test_captured_frame_appears_on_the_remote_and_is_served_over_https(host):
     remote_name = first_name_of_group(host, "remote")
     camera = variables(host).get("skyfleet_camera_name")
 
-    def frame_from_this_camera():
-        asset = latest_asset(remote, "image")
-        return asset if asset and (camera is None or asset["camera"] == camera) else None
-
-    asset = wait_for(frame_from_this_camera, CHAIN_TIMEOUT)
+    asset = wait_for(lambda: _frame_from(remote, camera), CHAIN_TIMEOUT)
     assert asset, (f"no image from camera {camera!r} on {remote_name} after {CHAIN_TIMEOUT} s "
                    f"(skyfleet asset latest --kind image: {latest_asset(remote, 'image')})")
 
@@ -52,6 +55,12 @@ def test_captured_frame_appears_on_the_remote_and_is_served_over_https(host):
     assert file_magic(host, out) == JPEG_MAGIC
 
 
+def _frame_from(remote, camera):
+    """The remote's newest image if it comes from this camera (by name), else None."""
+    asset = latest_asset(remote, "image")
+    return asset if asset and (camera is None or asset["camera"] == camera) else None
+
+
 def _assert_taken_in_the_period_the_sun_gives(host, asset):
     capture = tomllib.loads(host.file(f"{CONFIG_DIR}/skyfleet.toml").content_string)["capture"]
     taken = dt.datetime.fromisoformat(asset["create_date_utc"]).replace(tzinfo=dt.timezone.utc)
@@ -62,3 +71,68 @@ def _assert_taken_in_the_period_the_sun_gives(host, asset):
         when = next((w for w, lon in placed.items() if abs(lon - capture["longitude"]) < 0.05), None)
         assert when is not None, (capture["longitude"], placed)
         assert asset["night"] == (when == "midnight"), (when, asset, sun)
+
+
+def test_each_camera_host_uploads_with_its_own_account(host):
+    """The remote made an account named after this camera host, with a key; the shared one is gone."""
+    remote = first_of_group(host, "remote")
+    res = skyfleet(remote, "user", "list")
+    assert res.rc == 0, res.stderr
+    rows = {line.split("\t")[0]: line.split("\t") for line in res.stdout.splitlines()}
+    account = variables(host).get("skyfleet_syncapi_username", variables(host)["inventory_hostname"])
+    assert account in rows and rows[account][2] != "key:none", res.stdout
+    assert rows.get("skyfleet-sync", ["", "", "key:none"])[2] == "key:none", res.stdout
+    assert f'username = "{account}"' in host.file(f"{CONFIG_DIR}/skyfleet.toml").content_string
+
+
+# What another camera host's account may do to this host's camera: nothing. A second account (as the
+# remote makes for every camera host) signs a DELETE of this camera's newest image: 403, and it stays.
+DELETE_AS = """
+import json, sys
+from skyfleet.upload.client import SyncClient
+from skyfleet.upload.config import from_table
+url, user, key, ca, camera, asset = sys.argv[1:]
+remote = from_table({"remotes": [{"name": "other", "url": url, "username": user, "api_key": key,
+                                  "ca_file": ca, "protocol": "skyfleet"}]}).remotes[0]
+client = SyncClient(remote, key)
+reply = client.request("DELETE", "image", {"camera_uuid": camera, "id": int(asset)})
+print(json.dumps({"status": reply.status, "outcome": reply.outcome, "message": reply.message}))
+"""
+
+
+def test_another_camera_hosts_account_cannot_delete_this_cameras_image(host):
+    remote = first_of_group(host, "remote")
+    remote_name = first_name_of_group(host, "remote")
+    camera = variables(host).get("skyfleet_camera_name")
+    asset = wait_for(lambda: _frame_from(remote, camera), CHAIN_TIMEOUT)
+    assert asset, f"no image from camera {camera!r} on {remote_name}"
+
+    other, key = f"other-camera-{secrets.token_hex(4)}", secrets.token_hex(32)
+    _cli_with_stdin(remote, ["user", "add", other, "--password-stdin"], secrets.token_urlsafe(24))
+    _cli_with_stdin(remote, ["user", "apikey", other, "--stdin"], key)
+    try:
+        reply = _delete_image_as(host, other, key, asset)
+    finally:
+        _cli_with_stdin(remote, ["user", "apikey", other, "--revoke"], "")
+    assert reply["status"] == 403, reply
+    code, err = curl(host, f"https://{remote_name}{BASE_PATH}/{asset['url']}", "--cacert",
+                     f"{CONFIG_DIR}/remote-remote-ca.pem")
+    assert code == "200", f"the image is gone after the other account's DELETE ({reply}): {err}"
+
+
+def _cli_with_stdin(host, args, stdin: str) -> None:
+    """The skyfleet CLI as the service user with one line on standard input (a password, a key)."""
+    cmd = " ".join(shlex.quote(a) for a in args)
+    res = host.run(f"printf '%s\\n' {shlex.quote(stdin)} | (cd {DATA_DIR} && runuser -u {SERVICE_USER} -- "
+                   f"env SKYFLEET_CONFIG={CONFIG_FILE} /usr/local/bin/skyfleet {cmd})")
+    assert res.rc == 0, res.stdout + res.stderr
+
+
+def _delete_image_as(host, username: str, key: str, asset: dict) -> dict:
+    """A signed SyncAPI DELETE of `asset` from this host, as `username`: the reply's status and message."""
+    remote_name = first_name_of_group(host, "remote")
+    res = host.run(" ".join(shlex.quote(a) for a in [
+        "/opt/skyfleet/venv/bin/python", "-c", DELETE_AS, f"https://{remote_name}{BASE_PATH}", username, key,
+        f"{CONFIG_DIR}/remote-remote-ca.pem", asset["camera_uuid"], str(asset["id"])]))
+    assert res.rc == 0, res.stdout + res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])

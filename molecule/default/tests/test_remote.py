@@ -164,7 +164,7 @@ def test_syncapi_account_has_a_key_and_admin_exists(host):
     res = skyfleet(host, "user", "list")
     assert res.rc == 0, res.stderr
     rows = {line.split("\t")[0]: line.split("\t") for line in res.stdout.splitlines()}
-    sync_user = variables(host).get("skyfleet_syncapi_username", "skyfleet-sync")
-    assert sync_user in rows and rows[sync_user][2] != "key:none", res.stdout
+    for camera in variables(host)["groups"].get("local", []):  # each camera host its own account (by default its name)
+        assert camera in rows and rows[camera][2] != "key:none", res.stdout
     admin = variables(host).get("skyfleet_web_admin_username", "admin")
     assert admin in rows and "admin" in rows[admin][1], res.stdout
