@@ -97,6 +97,20 @@ def skyfleet(host, *args: str):
                     f"/usr/local/bin/skyfleet {cmd}")
 
 
+def skyfleet_with_stdin(host, stdin: str, *args: str):
+    """`skyfleet` as the service user with one line on standard input (a password, an API key)."""
+    cmd = " ".join(shlex.quote(a) for a in args)
+    return host.run(f"printf '%s\\n' {shlex.quote(stdin)} | (cd {DATA_DIR} && runuser -u {SERVICE_USER} -- "
+                    f"env SKYFLEET_CONFIG={CONFIG_FILE} /usr/local/bin/skyfleet {cmd})")
+
+
+def account_keys(host) -> dict:
+    """`skyfleet user list` on a web server: account -> key fingerprint column ("key:none" without a key)."""
+    res = skyfleet(host, "user", "list")
+    assert res.rc == 0, res.stderr
+    return {fields[0]: fields[2] for fields in (line.split("\t") for line in res.stdout.splitlines())}
+
+
 def latest_asset(host, kind: str = "image") -> Optional[dict]:
     """`skyfleet asset latest --kind KIND` as a dict, or None while nothing is stored."""
     res = skyfleet(host, "asset", "latest", "--kind", kind)

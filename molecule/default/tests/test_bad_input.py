@@ -5,6 +5,7 @@ These tests run once (not per host): they drive ansible-playbook from the contro
 of the scenario's inventory (tests/molecule/playbook_runs.py).
 """
 import os
+import secrets as random_secrets
 import shlex
 import subprocess
 
@@ -21,6 +22,7 @@ from playbook_runs import (
     state_of,
     vault_secrets,
 )
+from skyfleet_testinfra import account_keys, skyfleet_with_stdin
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +179,22 @@ def test_unsupported_distribution_is_refused_with_its_name(inventory, hosts, unc
     finally:
         host.check_output(f"mv -f {real}.skyfleet-test {real}")
     assert run.failed_with(f"{name} runs Ubuntu 20.04", "Supported: Debian 11/12/13"), explain(run)
+
+
+# Not bad input, but a rerun too: the one account every camera host shared before each got its own
+# (skyfleet-sync, a public name) loses its key on the next run of the remote.
+def test_rerun_revokes_the_key_of_the_account_earlier_versions_shared(inventory, hosts, no_secret_shown):
+    groups, handles = hosts
+    remote = groups["remote"][0]
+    server = handles[remote]
+    old_key = random_secrets.token_hex(32)
+    for args in (["user", "add", "skyfleet-sync", "--password-stdin", "--exist-ok"],
+                 ["user", "apikey", "skyfleet-sync", "--stdin"]):
+        res = skyfleet_with_stdin(server, random_secrets.token_urlsafe(24) if "add" in args else old_key, *args)
+        assert res.rc == 0, res.stdout + res.stderr
+    assert account_keys(server)["skyfleet-sync"] != "key:none"
+    run = run_site(inventory, "--limit", remote)
+    no_secret_shown.append(run)
+    assert run.rc == 0, explain(run)
+    assert account_keys(server)["skyfleet-sync"] == "key:none"
+    assert old_key not in run.output

@@ -10,10 +10,8 @@ import tomllib
 from skyfleet_testinfra import (
     BASE_PATH,
     CONFIG_DIR,
-    CONFIG_FILE,
-    DATA_DIR,
     JPEG_MAGIC,
-    SERVICE_USER,
+    account_keys,
     curl,
     file_magic,
     first_name_of_group,
@@ -21,6 +19,7 @@ from skyfleet_testinfra import (
     latest_asset,
     only_on,
     skyfleet,
+    skyfleet_with_stdin,
     variables,
     wait_for,
 )
@@ -76,12 +75,10 @@ def _assert_taken_in_the_period_the_sun_gives(host, asset):
 def test_each_camera_host_uploads_with_its_own_account(host):
     """The remote made an account named after this camera host, with a key; the shared one is gone."""
     remote = first_of_group(host, "remote")
-    res = skyfleet(remote, "user", "list")
-    assert res.rc == 0, res.stderr
-    rows = {line.split("\t")[0]: line.split("\t") for line in res.stdout.splitlines()}
+    keys = account_keys(remote)
     account = variables(host).get("skyfleet_syncapi_username", variables(host)["inventory_hostname"])
-    assert account in rows and rows[account][2] != "key:none", res.stdout
-    assert rows.get("skyfleet-sync", ["", "", "key:none"])[2] == "key:none", res.stdout
+    assert keys.get(account, "key:none") != "key:none", keys
+    assert keys.get("skyfleet-sync", "key:none") == "key:none", keys
     assert f'username = "{account}"' in host.file(f"{CONFIG_DIR}/skyfleet.toml").content_string
 
 
@@ -108,24 +105,17 @@ def test_another_camera_hosts_account_cannot_delete_this_cameras_image(host):
     assert asset, f"no image from camera {camera!r} on {remote_name}"
 
     other, key = f"other-camera-{secrets.token_hex(4)}", secrets.token_hex(32)
-    _cli_with_stdin(remote, ["user", "add", other, "--password-stdin"], secrets.token_urlsafe(24))
-    _cli_with_stdin(remote, ["user", "apikey", other, "--stdin"], key)
+    for args in (["user", "add", other, "--password-stdin"], ["user", "apikey", other, "--stdin"]):
+        res = skyfleet_with_stdin(remote, secrets.token_urlsafe(24) if "add" in args else key, *args)
+        assert res.rc == 0, res.stdout + res.stderr
     try:
         reply = _delete_image_as(host, other, key, asset)
     finally:
-        _cli_with_stdin(remote, ["user", "apikey", other, "--revoke"], "")
+        skyfleet(remote, "user", "apikey", other, "--revoke")
     assert reply["status"] == 403, reply
     code, err = curl(host, f"https://{remote_name}{BASE_PATH}/{asset['url']}", "--cacert",
                      f"{CONFIG_DIR}/remote-remote-ca.pem")
     assert code == "200", f"the image is gone after the other account's DELETE ({reply}): {err}"
-
-
-def _cli_with_stdin(host, args, stdin: str) -> None:
-    """The skyfleet CLI as the service user with one line on standard input (a password, a key)."""
-    cmd = " ".join(shlex.quote(a) for a in args)
-    res = host.run(f"printf '%s\\n' {shlex.quote(stdin)} | (cd {DATA_DIR} && runuser -u {SERVICE_USER} -- "
-                   f"env SKYFLEET_CONFIG={CONFIG_FILE} /usr/local/bin/skyfleet {cmd})")
-    assert res.rc == 0, res.stdout + res.stderr
 
 
 def _delete_image_as(host, username: str, key: str, asset: dict) -> dict:
