@@ -22,7 +22,7 @@ from playbook_runs import (
     state_of,
     vault_secrets,
 )
-from skyfleet_testinfra import account_keys, skyfleet_with_stdin
+from skyfleet_testinfra import account_keys, skyfleet, skyfleet_with_stdin
 
 
 @pytest.fixture(scope="module")
@@ -181,20 +181,34 @@ def test_unsupported_distribution_is_refused_with_its_name(inventory, hosts, unc
     assert run.failed_with(f"{name} runs Ubuntu 20.04", "Supported: Debian 11/12/13"), explain(run)
 
 
-# Not bad input, but a rerun too: the one account every camera host shared before each got its own
-# (skyfleet-sync, a public name) loses its key on the next run of the remote.
-def test_rerun_revokes_the_key_of_the_account_earlier_versions_shared(inventory, hosts, no_secret_shown):
+# Not bad input, but a rerun too, as after an upgrade: the one account every camera host shared before
+# each got its own (skyfleet-sync, a public name) still has a key and owns the cameras. The next run
+# revokes its key and hands each camera host's cameras to that host's own account.
+def test_rerun_revokes_the_shared_account_and_hands_its_cameras_over(inventory, hosts, no_secret_shown):
     groups, handles = hosts
-    remote = groups["remote"][0]
-    server = handles[remote]
+    server = handles[groups["remote"][0]]
     old_key = random_secrets.token_hex(32)
     for args in (["user", "add", "skyfleet-sync", "--password-stdin", "--exist-ok"],
                  ["user", "apikey", "skyfleet-sync", "--stdin"]):
         res = skyfleet_with_stdin(server, random_secrets.token_urlsafe(24) if "add" in args else old_key, *args)
         assert res.rc == 0, res.stdout + res.stderr
+    cameras = camera_owners(server)
+    assert cameras, "the remote holds no camera yet"
+    for uuid in cameras:
+        assert skyfleet(server, "camera", "owner", uuid, "skyfleet-sync").rc == 0
     assert account_keys(server)["skyfleet-sync"] != "key:none"
-    run = run_site(inventory, "--limit", remote)
+
+    run = run_site(inventory)
     no_secret_shown.append(run)
     assert run.rc == 0, explain(run)
     assert account_keys(server)["skyfleet-sync"] == "key:none"
+    assert set(camera_owners(server).values()) <= set(groups["local"]), camera_owners(server)
     assert old_key not in run.output
+
+
+def camera_owners(server) -> dict:
+    """`skyfleet camera list` on a web server: camera uuid -> owning account."""
+    res = skyfleet(server, "camera", "list")
+    assert res.rc == 0, res.stderr
+    rows = (line.split("\t") for line in res.stdout.splitlines())
+    return {fields[1]: fields[3].removeprefix("owner:") for fields in rows}
