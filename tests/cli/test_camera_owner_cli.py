@@ -1,7 +1,6 @@
 """`skyfleet camera owner` hands a camera to another account; `skyfleet camera list` shows the owners."""
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from skyfleet import cli
 from skyfleet.camera_cli import camera_cli
 from skyfleet.extensions import db
 from skyfleet.models import Camera, User
-from tests.conftest import PG_URL, add_api_user
+from tests.conftest import add_api_user
 from tests.helpers import media
 from tests.helpers import metadata as mdh
 from tests.helpers.wire import CAMERA_UUID, EXAMPLE_USER, Sender
@@ -103,28 +102,11 @@ def test_camera_group_is_an_operator_command():
     assert "owner" in result.output and "list" in result.output
 
 
-def test_console_script_handover(tmp_path):
-    data = tmp_path / "data"
-    config = tmp_path / "skyfleet.toml"
-    lines = [f'data_dir = "{data}"']
-    if PG_URL:
-        lines.append(f'database_url = "{PG_URL}"')
-    config.write_text("\n".join(lines) + "\n")
-    env = {"PATH": "/usr/bin:/bin", "SKYFLEET_CONFIG": str(config), "LANG": "C.UTF-8"}
-
-    def run(*args, stdin=""):
-        return subprocess.run([str(SCRIPT), *args], input=stdin, capture_output=True, text=True, env=env,
-                              timeout=60)
-
-    try:
-        assert run("db", "upgrade").returncode == 0
-        assert run("user", "add", "host-a", "--password-stdin", stdin="password123\n").returncode == 0
-        missing = run("camera", "owner", CAMERA_UUID, "host-a")
-        assert missing.returncode == 1 and f"no camera with uuid or id {CAMERA_UUID!r}" in missing.stderr
-        listed = run("camera", "list")
-        assert (listed.returncode, listed.stdout) == (0, "")
-    finally:
-        if PG_URL:
-            from skyfleet.factory import create_app
-            from tests.conftest import drop_everything
-            drop_everything(create_app({"data_dir": str(data), "database_url": PG_URL}))
+def test_console_script_handover(console_script):
+    run = console_script
+    assert run("db", "upgrade").returncode == 0
+    assert run("user", "add", "host-a", "--password-stdin", stdin="password123\n").returncode == 0
+    missing = run("camera", "owner", CAMERA_UUID, "host-a")
+    assert missing.returncode == 1 and f"no camera with uuid or id {CAMERA_UUID!r}" in missing.stderr
+    listed = run("camera", "list")
+    assert (listed.returncode, listed.stdout) == (0, "")

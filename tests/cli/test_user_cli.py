@@ -9,7 +9,6 @@ from sqlalchemy import select
 from skyfleet import accounts
 from skyfleet.extensions import db
 from skyfleet.models import User
-from tests.conftest import PG_URL
 from tests.helpers import media
 from tests.helpers import metadata as mdh
 from tests.helpers.apikey_display import assert_key_shown_once, assert_no_part_of_key, expected_fingerprint
@@ -105,20 +104,10 @@ def test_revoked_key_no_longer_authenticates(app, runner):
     assert resp.status_code == 401
 
 
-def test_console_script_works_without_an_activated_venv(tmp_path):
+def test_console_script_works_without_an_activated_venv(console_script, tmp_path):
     """The installed `skyfleet` script runs from a bare PATH: db upgrade, user add, apikey --stdin."""
+    run = console_script
     data = tmp_path / "data"
-    config = tmp_path / "skyfleet.toml"
-    lines = [f'data_dir = "{data}"']
-    if PG_URL:
-        lines.append(f'database_url = "{PG_URL}"')
-    config.write_text("\n".join(lines) + "\n")
-    env = {"PATH": "/usr/bin:/bin", "SKYFLEET_CONFIG": str(config), "LANG": "C.UTF-8"}
-
-    def run(*args, stdin=""):
-        return subprocess.run([str(SCRIPT), *args], input=stdin, capture_output=True, text=True, env=env,
-                              timeout=60)
-
     up = run("db", "upgrade")
     assert up.returncode == 0, up.stderr
     added = run("user", "add", "remote-sync", "--password-stdin", stdin="password123\n")
@@ -130,10 +119,6 @@ def test_console_script_works_without_an_activated_venv(tmp_path):
     assert (data / "secret.key").stat().st_mode & 0o777 == 0o600
     missing = run("user", "setadmin", "ghost")
     assert missing.returncode == 1 and "no user named 'ghost'" in missing.stderr
-    if PG_URL:
-        from skyfleet.factory import create_app
-        from tests.conftest import drop_everything
-        drop_everything(create_app({"data_dir": str(data), "database_url": PG_URL}))
 
 
 def test_bad_settings_file_names_the_key(tmp_path):
