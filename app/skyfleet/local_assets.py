@@ -13,16 +13,28 @@ from .core import media_types, recording
 from .core.assets import KINDS, build_record
 from .core.files import sha256_file
 from .core.storage import LocalStorage, Storage
-from .models import Asset, Camera, utcnow
+from .models import Asset, Camera, User, utcnow
 from .upload import queue
 
 
-def local_camera(session: Session, name: str, remotes: Iterable[str] = (), **fields) -> Camera:
-    """This host's camera, found by name (its uuid is made once), with a camera sync queued per remote."""
+def local_camera(session: Session, name: str, remotes: Iterable[str] = (), accounts: Iterable[str] = (),
+                 **fields) -> Camera:
+    """This host's camera, found by name (its uuid is made once), with a camera sync queued per remote.
+
+    `accounts` are the SyncAPI user names this host uploads with.  On a host that is also the web
+    server, the first of them with an account here owns the camera: it has images before its first
+    sync, and a camera with images is never claimed by a sync (syncapi/cameras.py)."""
     camera = session.scalar(select(Camera).where(Camera.name == name))
     if camera is None:
         camera = Camera(uuid=str(uuidlib.uuid4()), name=name, data={}, utc_offset=0)
         session.add(camera)
+    if camera.registered_by_id is None:
+        names = list(accounts)
+        owner = session.scalars(select(User).where(User.username.in_(names))).all() if names else []
+        by_name = {user.username: user for user in owner}
+        first = next((by_name[n] for n in names if n in by_name), None)
+        if first is not None:
+            camera.registered_by_id = first.id
     for key, value in fields.items():
         setattr(camera, key, value)
     camera.connect_date = utcnow()

@@ -249,6 +249,23 @@ def test_the_hosts_own_camera_cannot_be_claimed(app, other, tmp_path):
         assert db.session.scalar(select(Camera).where(Camera.uuid == own_uuid)).registered_by_id is None
 
 
+def test_the_hosts_own_camera_belongs_to_the_account_it_uploads_with(app, other, tmp_path):
+    """On a host that is also the web server, the camera is recorded here (with images) before its
+    first sync: it belongs to the first upload account that exists here, so its own sync is accepted."""
+    with app.app_context():
+        own = local_assets.local_camera(db.session, "Rooftop", ["self"], accounts=["no-such-account", OTHER_USER])
+        frame = tmp_path / "frame.jpg"
+        frame.write_bytes(FIRST)
+        local_assets.record_asset(db.session, skyfleet_state().storage, own, "image",
+                                  mdh.asset("image", camera_uuid=own.uuid), frame)
+        own_uuid, owner = own.uuid, own.registered_by_id
+    assert owner == user_id(app, OTHER_USER)
+    resp = other.send("PUT", "camera", mdh.camera("Rooftop", own_uuid), media=b"", media_name="bogus.ext")
+    assert resp.status_code == 200, resp.get_json()
+    with app.app_context():  # no account of that name here (a plain camera host): no owner
+        assert local_assets.local_camera(db.session, "Porch", accounts=["no-such-account"]).registered_by_id is None
+
+
 def test_camera_whose_owner_was_deleted_is_claimed(app, sender, camera, other):
     with app.app_context():
         db.session.delete(db.session.scalar(select(User).where(User.username == EXAMPLE_USER)))

@@ -28,7 +28,7 @@ class FrameRecorder:
     """The capture loop's on_frame: one call per frame, from the capture thread."""
 
     def __init__(self, sessions: sessionmaker, storage: Storage, camera_name: str, remotes: Sequence[str],
-                 processing: ProcessingSettings, *, camera_fields: Optional[dict] = None,
+                 processing: ProcessingSettings, *, accounts: Sequence[str] = (), camera_fields: Optional[dict] = None,
                  on_night_end: Optional[Callable[[dt.date], None]] = None, tz: Optional[dt.tzinfo] = None):
         self.sessions = sessions
         self.storage = storage
@@ -39,7 +39,7 @@ class FrameRecorder:
         self.camera_name = camera_name
         _, offset = local_time(dt.datetime.now(dt.timezone.utc), tz)
         with sessions() as session:
-            self.camera = local_camera(session, camera_name, self.remotes, utc_offset=offset,
+            self.camera = local_camera(session, camera_name, self.remotes, accounts, utc_offset=offset,
                                        **(camera_fields or {}))
         self._night_of: Optional[dt.date] = None
         self._last_epoch: Optional[int] = None

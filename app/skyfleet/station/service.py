@@ -26,7 +26,8 @@ def build_recorder(raw: Mapping[str, Any], capture) -> FrameRecorder:
     """The frame consumer of `skyfleet-capture`: processes, records and queues every frame."""
     settings = project_settings.from_mapping(raw)
     frame_settings, product_settings = processing_config.from_table(settings.table("processing"))
-    remotes = [r.name for r in upload_from_table(settings.table("upload")).remotes]
+    upload_remotes = upload_from_table(settings.table("upload")).remotes
+    remotes = [r.name for r in upload_remotes]
     if not remotes:
         log.warning("no [[upload.remotes]] configured: images are kept on this host only")
     sessions = session_factory(settings.database_url, settings.sqlite_busy_timeout_ms)
@@ -48,6 +49,7 @@ def build_recorder(raw: Mapping[str, Any], capture) -> FrameRecorder:
 
     recorder = FrameRecorder(
         sessions, storage, capture.camera_name, remotes, frame_settings, on_night_end=night_ended,
+        accounts=[r.username for r in upload_remotes],
         camera_fields={"latitude": capture.latitude, "longitude": capture.longitude,
                        "elevation": capture.elevation, "driver": ", ".join(capture.drivers)})
     return recorder
