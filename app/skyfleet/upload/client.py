@@ -15,8 +15,6 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
-import socket
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +23,12 @@ from urllib.parse import urlparse
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..core.files import sha256_file
 from ..core.signing import EMPTY_SHA256, SERVER_HEADER
 from . import wire
 from .config import RemoteConfig
+from .deadline import Deadline, DeadlineAdapter
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +60,7 @@ class SyncClient:
         self.clock = clock
         self.session = session or requests.Session()
         for prefix in ("https://", "http://"):
-            self.session.mount(prefix, _DeadlineAdapter())
+            self.session.mount(prefix, DeadlineAdapter())
         self.base_path = urlparse(remote.url).path
         self.skyfleet_server = remote.protocol == "skyfleet"
         self.clock_offset = 0.0  # the remote's clock minus ours, learnt from its Date header
@@ -94,7 +90,7 @@ class SyncClient:
             headers = wire.v1_headers(self.remote.username, self.api_key, raw, self.now(), size)
         headers.update({"Content-Type": body.content_type, "Connection": "close",
                         "Accept-Encoding": "identity"})  # nothing to inflate: what is read is what is kept
-        deadline = _Deadline(self.remote.deadline(len(body)))
+        deadline = Deadline(self.remote.deadline(len(body)))
         sent_at = time.time()
         try:
             with deadline:
@@ -200,7 +196,7 @@ def _seconds(value: float) -> str:
     return f"{round(value, 1):g}" if value < 10 else f"{value:.0f}"
 
 
-def _read_answer(resp: requests.Response, deadline: _Deadline) -> tuple:
+def _read_answer(resp: requests.Response, deadline: Deadline) -> tuple:
     """(at most MAX_ANSWER_BYTES of the body, whether there was more). Nothing beyond is received."""
     chunks, got = [], 0
     while got <= MAX_ANSWER_BYTES and not deadline.expired:
@@ -211,99 +207,3 @@ def _read_answer(resp: requests.Response, deadline: _Deadline) -> tuple:
         got += len(block)
     answer = b"".join(chunks)
     return answer[:MAX_ANSWER_BYTES], got > MAX_ANSWER_BYTES
-
-
-_current = threading.local()  # the _Deadline of the request this thread is making
-
-
-class _Deadline:
-    """A request's total time limit: when it passes, the sockets the request opened are shut down,
-    which ends a blocked connect, send or receive at once; the request then fails and `expired` says why."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.expired = False
-        self._sockets: list = []
-        self._lock = threading.Lock()
-        self._over = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Deadline:
-        _current.deadline = self
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        with self._lock:  # after this, no socket of this request is touched by the timer
-            self._over = True
-            self._timer.cancel()
-        _current.deadline = None
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            if self._over:
-                return
-            self._sockets.append(sock)
-            if self.expired:
-                _shut(sock)
-
-    def _expire(self) -> None:
-        with self._lock:
-            if self._over:
-                return
-            self.expired = True
-            for sock in self._sockets:
-                _shut(sock)
-
-
-def _shut(sock: socket.socket) -> None:
-    try:
-        # the plain socket's shutdown, also for a TLS socket: its own would drop its TLS state under the
-        # thread that is reading it
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:  # already closed
-        pass
-
-
-def _watch(sock: Optional[socket.socket]) -> None:
-    deadline = getattr(_current, "deadline", None)
-    if deadline is not None and sock is not None:
-        deadline.watch(sock)
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watch(self.sock)
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()  # the TLS handshake is bounded by the socket timeout as a whole
-        _watch(self.sock)
-
-
-class _WatchedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
-
-
-class _DeadlineAdapter(HTTPAdapter):
-    """requests' adapter whose connections report their socket to the request's _Deadline."""
-
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
-
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if not proxy.lower().startswith("socks"):  # SOCKS connections keep their own classes (and only the
-            manager.pool_classes_by_scheme = dict(_POOLS)  # between-reads deadline check)
-        return manager
