@@ -30,11 +30,8 @@ def local_camera(session: Session, name: str, remotes: Iterable[str] = (), accou
         session.add(camera)
     if camera.registered_by_id is None:
         names = list(accounts)
-        owner = session.scalars(select(User).where(User.username.in_(names))).all() if names else []
-        by_name = {user.username: user for user in owner}
-        first = next((by_name[n] for n in names if n in by_name), None)
-        if first is not None:
-            camera.registered_by_id = first.id
+        ids = dict(session.execute(select(User.username, User.id).where(User.username.in_(names))).all())
+        camera.registered_by_id = next((ids[n] for n in names if n in ids), None)
     for key, value in fields.items():
         setattr(camera, key, value)
     camera.connect_date = utcnow()

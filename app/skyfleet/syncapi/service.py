@@ -66,15 +66,11 @@ def store(session: Session, storage: Storage, kind: AssetKind, meta: dict, camer
 
 def _checked_extension(kind: AssetKind, staged: StagedMedia) -> str:
     """The extension of the file to store: one the kind takes, and the staged content must be of that
-    type (checked before anything is placed; on a refusal the staged file is removed)."""
+    type (checked before anything is placed; the request's staged upload is discarded by the view)."""
     if not staged.size:  # nothing is stored (indi-allsky's EMPTY_FILE); a name must still be a plain one
         return md.media_extension(staged.filename) if staged.filename else ""
-    try:
-        ext = kind.media_extension(staged.filename)
-        media_types.check_file(ext, staged.path)
-    except BaseException:
-        staged.discard()
-        raise
+    ext = kind.media_extension(staged.filename)
+    media_types.check_file(ext, staged.path)
     return ext
 
 
