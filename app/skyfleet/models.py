@@ -154,6 +154,55 @@ class LongTermKeogram(Base):
     pixels: Mapped[list] = mapped_column(JSON)
 
 
+class ExpiryMark(Base):
+    """Up to which night a camera's assets of one prune class were expired (housekeeping/policy.py).
+
+    Pruning goes oldest night first within a class, so one date per camera and class remembers every
+    expired asset: the SyncAPI answers 410 for any of them, and a resync does not send them again."""
+
+    __tablename__ = "expiry_mark"
+    __table_args__ = (UniqueConstraint("camera_id", "prune_class"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id", ondelete="CASCADE"))
+    prune_class: Mapped[str] = mapped_column(String(20))
+    through_day: Mapped[dt.date] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class PruneEvent(Base):
+    """One night's assets of one prune class removed by a prune: what, why, and how much."""
+
+    __tablename__ = "prune_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    camera_id: Mapped[Optional[int]] = mapped_column(ForeignKey("camera.id", ondelete="SET NULL"))
+    prune_class: Mapped[str] = mapped_column(String(20))
+    day_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(12))  # retention, floor, emergency
+    assets: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Assets removed before every remote had them (only below the emergency floor).
+    undelivered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertState(Base):
+    """An alert's incident state, so each incident is announced once and its recovery once."""
+
+    __tablename__ = "alert_state"
+    __table_args__ = (UniqueConstraint("name", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))      # e.g. camera_silent, queue_stalled
+    subject: Mapped[str] = mapped_column(String(128))  # what it is about: a camera, a remote, a folder
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    since: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    message: Mapped[Optional[str]] = mapped_column(Text)
+    notified_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
 class Asset(Base):
     """One stored file (or, in indi-allsky's empty-file mode, a row without a file)."""
 

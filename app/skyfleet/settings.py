@@ -62,8 +62,8 @@ class Settings:
     sqlite_busy_timeout_ms: int = 10000
     syncapi: SyncApiSettings = field(default_factory=SyncApiSettings)
     web: WebSettings = field(default_factory=WebSettings)
-    # Tables owned by the camera-side services ([capture], [processing], [upload]); each service
-    # validates its own table, so the web app does not need to import them.
+    # Tables owned by the services ([capture], [processing], [upload], [retention], [health], [alerts]);
+    # each validates its own table, so the web app does not need to import the camera side.
     service_tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def table(self, name: str) -> Mapping[str, Any]:
@@ -80,7 +80,7 @@ class Settings:
 
 
 _SECTIONS = {"syncapi": SyncApiSettings, "web": WebSettings}
-SERVICE_TABLES = ("capture", "processing", "upload")
+SERVICE_TABLES = ("capture", "processing", "upload", "retention", "health", "alerts")
 _TOP_LEVEL = {"data_dir", "database_url", "storage_dir", "secret_key_file", "log_level", "sqlite_busy_timeout_ms"}
 
 

@@ -1,0 +1,1 @@
+"""Running unattended: retention and free-space floors (policy, disk, prune, expiry), no Flask here."""
