@@ -19,6 +19,7 @@ from .models import Base
 if TYPE_CHECKING:
     from .apikeys import KeyBox
     from .core.storage import Storage
+    from .housekeeping.policy import RetentionPolicy
     from .settings import Settings
 
 db = SQLAlchemy(model_class=Base)
@@ -31,10 +32,11 @@ STATE_KEY = "skyfleet"  # app.extensions[STATE_KEY]; read it through skyfleet_st
 
 @dataclass
 class SkyfleetState:
-    """What the blueprints need beside Flask's config: settings, the key box and the storage."""
+    """What the blueprints need beside Flask's config: settings, the key box, the storage and its retention."""
     settings: Settings
     keybox: KeyBox
     storage: Storage
+    retention: RetentionPolicy
 
 
 def skyfleet_state(app: Optional[Flask] = None) -> SkyfleetState:

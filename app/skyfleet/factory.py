@@ -26,6 +26,7 @@ from .core import staging
 from .core.storage import LocalStorage as Storage  # the storage of this host: the local filesystem
 from .db_setup import tune_engine
 from .extensions import STATE_KEY, SkyfleetState, app_settings, csrf, db, login_manager, migrate
+from .housekeeping import policy as retention_policy
 from .night_cli import night_cli
 from .settings import Settings
 from .sync_cli import sync_cli
@@ -67,7 +68,8 @@ def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> F
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     storage = Storage(settings.storage_dir, settings.staging_dir)
     storage.clean_staging(staging.STALE_SECONDS, time.time())
-    app.extensions[STATE_KEY] = SkyfleetState(settings=settings, keybox=KeyBox(secret), storage=storage)
+    app.extensions[STATE_KEY] = SkyfleetState(settings=settings, keybox=KeyBox(secret), storage=storage,
+                                              retention=_retention(settings))
     app.logger.setLevel(getattr(logging, settings.log_level.upper()))
 
     db.init_app(app)
@@ -89,6 +91,14 @@ def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> F
     for group in CLI_GROUPS:
         app.cli.add_command(group)
     return app
+
+
+def _retention(settings: Settings) -> retention_policy.RetentionPolicy:
+    """The [retention] table, checked where the other settings are (a typo stops the app with its name)."""
+    try:
+        return retention_policy.from_table(settings.table("retention"))
+    except retention_policy.RetentionConfigError as exc:
+        raise settings_mod.SettingsError(str(exc)) from None
 
 
 class Anonymous(AnonymousUserMixin):
