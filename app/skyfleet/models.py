@@ -287,6 +287,8 @@ class UploadJob(Base):
     __table_args__ = (
         UniqueConstraint("remote", "action", "camera_id", "asset_id", name="uq_upload_job_target"),
         Index("ix_upload_job_claim", "remote", "state", "priority", "sort_time"),
+        # Deleting an asset deletes its jobs (ON DELETE CASCADE), and pruning asks whether it was delivered.
+        Index("ix_upload_job_asset_id", "asset_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

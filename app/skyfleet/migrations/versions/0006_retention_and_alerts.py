@@ -1,8 +1,9 @@
 """retention marks, prune events, alert states
 
 expiry_mark: per camera and prune class, the last night whose assets were expired (the SyncAPI answers
-410 for them).  prune_event: one row per night and class a prune removed.  alert_state: each alert's
-incident, so it is announced once and its recovery once.  Only new tables: nothing existing changes.
+410 for them), and an index of upload jobs by asset (pruning asks whether an asset was delivered,
+and deleting one deletes its jobs).  prune_event: one row per night and class a prune removed.  alert_state: each alert's
+incident, so it is announced once and its recovery once.  Only new tables and an index.
 
 Revision ID: 0006
 Revises: 0005
@@ -21,6 +22,8 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('upload_job', schema=None) as batch_op:
+        batch_op.create_index('ix_upload_job_asset_id', ['asset_id'], unique=False)
     op.create_table('expiry_mark',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('camera_id', sa.Integer(), nullable=False),
@@ -68,3 +71,5 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_prune_event_at'))
     op.drop_table('prune_event')
     op.drop_table('expiry_mark')
+    with op.batch_alter_table('upload_job', schema=None) as batch_op:
+        batch_op.drop_index('ix_upload_job_asset_id')
