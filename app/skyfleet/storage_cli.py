@@ -1,12 +1,17 @@
 """`skyfleet storage ...`: housekeeping of the storage folder from the shell and from systemd timers.
 
+`status` shows what the storage holds (per camera, kind and month), the free space against the floors,
+the retention in force and what the next prune would remove; `prune` prunes (housekeeping/prune.py:
+the retention, then the floor, then the emergency floor); skyfleet-prune.timer runs it hourly.
+
 `clean-staging` removes what killed or crashed processes left in the staging folder: half-received
 uploads (`upload-*.part`) of a gunicorn worker that was killed, set-aside files, the work folders of a
 recording or a night build. The web app also cleans at start, but a server that runs for months needs
 it periodically: the remote's skyfleet-clean-staging.timer runs this command every hour.
 
-A plain click group (no app context): it needs the settings only, not the database, so it also runs
-where the web app could not start.  What counts as a leftover: core/staging.py.
+A plain click group (no app context): it needs the settings (and for status and prune the database),
+not the web app, so it also runs where the web app could not start.  What counts as a leftover:
+core/staging.py.
 """
 from __future__ import annotations
 
@@ -14,13 +19,135 @@ import sys
 import time
 
 import click
+from sqlalchemy import select
 
 from . import settings as settings_mod
 from .core.staging import STALE_SECONDS, leftovers, remove
+from .core.storage import LocalStorage
+from .db_setup import session_factory
+from .housekeeping import disk, usage
+from .housekeeping import policy as retention_policy
+from .housekeeping.prune import NightPruned, Pruner, Report, held_for_delivery
+from .models import Camera, PruneEvent
 
 EXIT_SOME_NOT_REMOVED = 1
+EXIT_STILL_BELOW_FLOOR = 1
+EXIT_CONFIG_ERROR = 2
 
-storage_cli = click.Group("storage", help="Housekeeping of the storage folder (staging leftovers).")
+storage_cli = click.Group("storage", help="What the storage holds, pruning by the retention policy, staging leftovers.")
+
+
+def _settings():
+    try:
+        settings = settings_mod.load()
+        return settings, retention_policy.from_table(settings.table("retention"))
+    except (settings_mod.SettingsError, retention_policy.RetentionConfigError) as exc:
+        click.echo(f"skyfleet: {exc}", err=True)
+        sys.exit(EXIT_CONFIG_ERROR)
+
+
+def _pruner(settings, policy, progress=None) -> Pruner:
+    sessions = session_factory(settings.database_url, settings.sqlite_busy_timeout_ms)
+    return Pruner(sessions, LocalStorage(settings.storage_dir, settings.staging_dir), policy, progress=progress)
+
+
+def size_text(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def _disk_line(du: disk.DiskUsage, policy: retention_policy.RetentionPolicy) -> str:
+    floor, emergency = policy.floor.bytes_for(du.total_bytes), policy.emergency.bytes_for(du.total_bytes)
+    state = ("below the emergency floor" if du.below(policy.emergency) else
+             "below the floor" if du.below(policy.floor) else "above the floor")
+    return (f"{size_text(du.free_bytes)} free of {size_text(du.total_bytes)} ({du.free_percent:.0f} %); "
+            f"floor {size_text(floor)} ({policy.floor.percent:g} % / {policy.floor.mb} MiB), emergency floor "
+            f"{size_text(emergency)} ({policy.emergency.percent:g} % / {policy.emergency.mb} MiB): {state}")
+
+
+def _days_text(days: retention_policy.Days) -> str:
+    def keep(n):
+        return "forever" if not n else f"{n} days"
+    thumbs = "with their frames" if not days.thumbnails_days else keep(days.for_class(retention_policy.THUMBNAILS))
+    return (f"images {keep(days.images_days)}, thumbnails {thumbs}, FITS/raw {keep(days.fits_days)}, "
+            f"night products {keep(days.products_days)}")
+
+
+def _night_line(verb: str, n) -> str:
+    extra = f", {n.undelivered} NOT YET DELIVERED" if n.undelivered else ""
+    return (f"{verb} {n.prune_class.replace('_', ' ')} of {n.camera}, night {n.day:%Y-%m-%d} ({n.reason}): "
+            f"{n.assets} asset(s), {size_text(n.bytes)}{extra}")
+
+
+@storage_cli.command("status")
+def storage_status() -> None:
+    """Usage per camera, kind and month, free space, the retention in force and the next prune."""
+    settings, policy = _settings()
+    pruner = _pruner(settings, policy)
+    click.echo(f"storage {settings.storage_dir}: {_disk_line(disk.usage(settings.storage_dir), policy)}")
+    click.echo(f"retention: {_days_text(policy.days)}")
+    for name, days in sorted(policy.cameras.items()):
+        click.echo(f"  camera {name}: {_days_text(days)}")
+    with pruner.sessions() as session:
+        rows = usage.by_camera_kind_month(session)
+        held = held_for_delivery(session)
+        events = list(session.execute(
+            select(PruneEvent, Camera.name).outerjoin(Camera, Camera.id == PruneEvent.camera_id)
+            .order_by(PruneEvent.at.desc(), PruneEvent.id.desc()).limit(5)))
+    click.echo("usage per camera, month and kind:" if rows else "usage: no assets stored")
+    for row in rows:
+        click.echo(f"  {row.camera:<20} {row.month}  {row.kind:<15} {row.assets:>8} asset(s) "
+                   f"{size_text(row.bytes):>12}")
+    click.echo(f"not yet delivered to every remote (kept above the emergency floor): {held} asset(s)")
+    plan = pruner.run(dry_run=True, wait=False)
+    if plan.busy:
+        click.echo("next prune: a prune is running now")
+    elif not plan.nights:
+        click.echo("next prune would remove nothing" + (f" ({plan.held} asset(s) past retention wait for delivery)"
+                                                        if plan.held else ""))
+    else:
+        click.echo(f"next prune would remove {plan.assets} asset(s), {size_text(plan.bytes)}:")
+        for n in plan.nights:
+            click.echo("  " + _night_line("would remove", n))
+    for event, camera in events:
+        night = NightPruned(camera or "?", event.prune_class, event.day_date, event.reason, event.assets,
+                            event.bytes, event.undelivered)
+        click.echo(_night_line(f"pruned {event.at:%Y-%m-%d %H:%M} UTC:", night))
+
+
+@storage_cli.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+def storage_prune(dry_run: bool) -> None:
+    """Remove what the retention policy and the free-space floors ask for (oldest first).
+
+    Exit status 0 when done (or another prune was running), 1 when free space is still below the
+    floor afterwards (nothing more may go: see `skyfleet storage status`), 2 for bad settings."""
+    settings, policy = _settings()
+    plan = _pruner(settings, policy).run(dry_run=True, wait=False)
+    if dry_run or plan.busy or not plan.nights:
+        _summary(plan, dry_run=True, settings=settings, policy=policy)
+        return
+    with click.progressbar(length=plan.assets, label="pruning", file=sys.stderr) as bar:
+        report = _pruner(settings, policy, progress=bar.update).run()
+    _summary(report, dry_run=False, settings=settings, policy=policy)
+    if report.disk_after is not None and report.disk_after.below(policy.floor):
+        sys.exit(EXIT_STILL_BELOW_FLOOR)
+
+
+def _summary(report: Report, *, dry_run: bool, settings, policy) -> None:
+    if report.busy:
+        click.echo("another prune is running: nothing done")
+        return
+    verb = "would remove" if dry_run else "removed"
+    for n in report.nights:
+        click.echo(_night_line(verb, n))
+    held = f"; kept {report.held} asset(s) past retention that some remote still lacks" if report.held else ""
+    click.echo(f"{verb} {report.assets} asset(s), {size_text(report.bytes)}{held}")
+    after = report.disk_after or disk.usage(settings.storage_dir)
+    click.echo(f"storage {settings.storage_dir}: {_disk_line(after, policy)}")
 
 
 @storage_cli.command("clean-staging")
