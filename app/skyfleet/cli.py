@@ -1,7 +1,7 @@
 """The `skyfleet` command: the operator's CLI, usable without activating any venv.
 
-It offers the appliance's command groups only (user, camera, db, asset, sync, night) and `--version`, not
-Flask's developer CLI; developers reach `run`, `routes` and `shell` through
+It offers the appliance's command groups only (user, camera, db, asset, sync, night, storage, health) and
+`--version`, not Flask's developer CLI; developers reach `run`, `routes` and `shell` through
 `flask --app skyfleet.factory:create_app ...`.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from flask_migrate.cli import db as db_cli
 
 from . import settings as settings_mod
 from .factory import CLI_GROUPS, create_app
+from .health_cli import health_cli
 from .storage_cli import storage_cli
 
 if sys.version_info >= (3, 11):
@@ -58,7 +59,7 @@ def cli_group() -> None:
     pass
 
 
-for _group in (*CLI_GROUPS, db_cli, storage_cli):
+for _group in (*CLI_GROUPS, db_cli, storage_cli, health_cli):
     cli_group.add_command(_group)
 
 

@@ -26,11 +26,13 @@ from .core import staging
 from .core.storage import LocalStorage as Storage  # the storage of this host: the local filesystem
 from .db_setup import tune_engine
 from .extensions import STATE_KEY, SkyfleetState, app_settings, csrf, db, login_manager, migrate
+from .health.config import HealthConfigError, HealthSettings, health_from_table
 from .housekeeping import policy as retention_policy
 from .night_cli import night_cli
 from .settings import Settings
 from .sync_cli import sync_cli
 from .syncapi.views import bp as syncapi_bp
+from .web import health as health_web
 from .web import present, security, views_cameras, views_charts, views_image, views_nights, views_now  # noqa: F401 (routes)
 from .web.admin import bp as admin_bp
 from .web.auth import bp as auth_bp
@@ -78,6 +80,7 @@ def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> F
         tune_engine(db.engine, settings.sqlite_busy_timeout_ms)
 
     _init_pages(app)
+    health_web.init_app(app, _health(settings))
 
     base = settings.web.base_path.rstrip("/")
     csrf.exempt(syncapi_bp)  # HMAC-signed machine requests: no session, no form token
@@ -86,6 +89,8 @@ def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> F
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    csrf.exempt(health_web.bp)  # GET only, for machines: no session, no form token
+    app.register_blueprint(health_web.bp)
     _json_errors_for_api(app, base + "/sync/")
 
     for group in CLI_GROUPS:
@@ -98,6 +103,14 @@ def _retention(settings: Settings) -> retention_policy.RetentionPolicy:
     try:
         return retention_policy.from_table(settings.table("retention"))
     except retention_policy.RetentionConfigError as exc:
+        raise settings_mod.SettingsError(str(exc)) from None
+
+
+def _health(settings: Settings) -> HealthSettings:
+    """The [health] table (/healthz, /metrics), checked at start like [retention]."""
+    try:
+        return health_from_table(settings.table("health"))
+    except HealthConfigError as exc:
         raise settings_mod.SettingsError(str(exc)) from None
 
 

@@ -1,0 +1,213 @@
+"""Alert rules on a snapshot, and incidents announced once when they start and once when they end.
+
+Rules (name: subject, condition):
+
+    camera_silent        camera name   no frame for camera_silent_minutes (24 h for night-only cameras)
+    queue_stalled        remote name   jobs waiting, the oldest longer than queue_stalled_minutes, and
+                                       no successful upload within that time
+    disk_floor           storage path  free space below the retention floor
+    certificate_expiry   cert path     fewer than certificate_warn_days left (or the file is unreadable)
+    undelivered_dropped  storage path  a prune removed assets not yet delivered to every remote (an event:
+                                       announced once, no recovery notice)
+
+Each incident is an AlertState row (name, subject).  `notified_at` is None while the notice for the
+row's current state (firing when active, resolved when not) has not reached every channel; the next
+check sends it again, and never again once it went out.  undelivered_dropped keeps in `since` the time
+of the newest PruneEvent already announced.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import AlertState, Camera, PruneEvent
+from .collect import Snapshot
+
+CAMERA_SILENT, QUEUE_STALLED, DISK_FLOOR = "camera_silent", "queue_stalled", "disk_floor"
+CERTIFICATE_EXPIRY, UNDELIVERED_DROPPED = "certificate_expiry", "undelivered_dropped"
+INCIDENT_RULES = (CAMERA_SILENT, QUEUE_STALLED, DISK_FLOOR, CERTIFICATE_EXPIRY)
+FIRING, RESOLVED = "firing", "resolved"
+SUBJECT_LENGTH = 128  # AlertState.subject
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An alert condition that holds now."""
+    name: str
+    subject: str
+    message: str
+    since: Optional[dt.datetime] = None  # None: from the first check that sees it
+
+
+@dataclass(frozen=True)
+class Notice:
+    alert: str
+    subject: str
+    state: str  # firing or resolved
+    message: str
+    since: Optional[dt.datetime]
+    host: str
+
+
+@dataclass
+class CheckResult:
+    sent: list = field(default_factory=list)      # Notice delivered
+    failed: list = field(default_factory=list)    # (Notice, error) to retry at the next check
+    active: list = field(default_factory=list)    # Condition holding now
+
+
+def when(value: Optional[dt.datetime]) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} days"
+
+
+def size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def conditions(snap: Snapshot) -> list:
+    """Every alert condition that holds in the snapshot (undelivered_dropped is an event: see check)."""
+    out = []
+    for cam in snap.cameras:
+        if cam.silent:
+            seen = (f"its last frame was at {when(cam.last_frame_at)}, {duration(cam.age_seconds)} ago"
+                    if cam.last_frame_at else
+                    f"it has sent no frame since it was registered ({when(cam.silent_since)})")
+            out.append(Condition(CAMERA_SILENT, cam.name, (
+                f"Camera {cam.name!r} is silent: {seen}; a frame is expected at least every "
+                f"{duration(cam.silent_after_seconds)}. Check on the camera host that skyfleet-capture is running "
+                f"(systemctl status skyfleet-capture, journalctl -u skyfleet-capture), that the camera is powered "
+                f"and connected, and, seen from a remote, that the camera host can still upload."), cam.silent_since))
+    for r in snap.remotes:
+        if r.stalled:
+            out.append(Condition(QUEUE_STALLED, r.name, (
+                f"Uploads to remote {r.name!r} are stalled: {r.depth} job(s) waiting, the oldest since "
+                f"{when(r.oldest_waiting_at)}, last successful upload {when(r.last_success)}"
+                + (f", last error: {r.last_error}" if r.last_error else "") +
+                ". Check the network and the remote (skyfleet sync check, skyfleet sync status, "
+                "journalctl -u 'skyfleet-upload@*'); the queue is kept and resumes by itself."), r.stalled_since))
+    d = snap.disk
+    if d and d.below_floor:
+        level = ("below the EMERGENCY floor" if d.below_emergency_floor else "below the floor")
+        out.append(Condition(DISK_FLOOR, d.path, (
+            f"Free space for {d.path} is {size(d.free_bytes)} of {size(d.total_bytes)} ({d.free_percent:.1f} %), "
+            f"{level} ({size(d.floor_bytes)}; emergency {size(d.emergency_floor_bytes)}). skyfleet prunes the "
+            f"oldest delivered assets to get back above the floor; below the emergency floor it also removes frames "
+            f"not yet delivered. Free space, add a disk or lower the [retention] days.")))
+    c = snap.certificate
+    if c is not None:
+        warn = snap.settings.certificate_warn_days
+        if c.error:
+            out.append(Condition(CERTIFICATE_EXPIRY, c.path, (
+                f"The TLS certificate cannot be checked: {c.error}. Check [health] certificate_file and the file.")))
+        elif c.days_left is not None and c.days_left < warn:
+            state = "has EXPIRED" if c.days_left <= 0 else f"expires in {c.days_left:.0f} day(s)"
+            out.append(Condition(CERTIFICATE_EXPIRY, c.path, (
+                f"The TLS certificate {c.path} {state} (valid until {when(c.not_after)}; warning below {warn} "
+                f"days). Renew it (certbot renew, or your CA) and reload the web proxy."),
+                c.not_after - dt.timedelta(days=warn) if c.not_after else None))
+    return [Condition(x.name, x.subject[:SUBJECT_LENGTH], x.message, x.since) for x in out]
+
+
+def _recovery(row: AlertState, now: dt.datetime) -> str:
+    what = {CAMERA_SILENT: f"Camera {row.subject!r} is sending frames again",
+            QUEUE_STALLED: f"Uploads to remote {row.subject!r} are moving again",
+            DISK_FLOOR: f"Free space for {row.subject} is back above the floor",
+            CERTIFICATE_EXPIRY: f"The TLS certificate {row.subject} is fine again (renewed or checked)"}
+    return (f"{what.get(row.name, f'{row.name} {row.subject} is over')} (the incident began "
+            f"{when(row.since)} and ended by {when(now)}). Nothing left to do.")
+
+
+def _undelivered(session: Session, snap: Snapshot, now: dt.datetime) -> Optional[AlertState]:
+    """The undelivered_dropped row, active with a fresh message when prunes not yet announced dropped
+    undelivered assets."""
+    subject = (snap.disk.path if snap.disk else "storage")[:SUBJECT_LENGTH]
+    row = session.scalar(select(AlertState).where(AlertState.name == UNDELIVERED_DROPPED))
+    query = select(PruneEvent, Camera.name).outerjoin(Camera, Camera.id == PruneEvent.camera_id).where(
+        PruneEvent.undelivered > 0).order_by(PruneEvent.at)
+    if row is not None and row.since is not None:
+        query = query.where(PruneEvent.at > row.since)
+    events = session.execute(query).all()
+    if not events:
+        if row is not None and row.active:
+            row.active = False
+        return None
+    if row is None:
+        row = AlertState(name=UNDELIVERED_DROPPED, subject=subject, active=False)
+        session.add(row)
+    total = sum(e.undelivered for e, _ in events)
+    cams = sorted({name or "?" for _, name in events})
+    nights = sorted({e.day_date.isoformat() for e, _ in events})
+    row.active, row.notified_at, row.updated_at = True, None, now
+    row.message = (
+        f"Below the emergency floor, {total} asset(s) not yet delivered to every remote were deleted from "
+        f"{subject} (camera(s) {', '.join(cams)}; night(s) {', '.join(nights)}; between {when(events[0][0].at)} "
+        f"and {when(events[-1][0].at)}). The remotes will never get them. Free space on this host and check "
+        f"the uplink (skyfleet sync status).")
+    row._first, row._newest = events[0][0].at, events[-1][0].at  # _newest becomes `since` once announced
+    return row
+
+
+def check(session: Session, snap: Snapshot, send: Callable[[Notice], None], now: dt.datetime) -> CheckResult:
+    """Update the incidents from the snapshot and send what has not been sent; `send` raises on failure.
+
+    Commits the session."""
+    result = CheckResult(active=conditions(snap))
+    holding = {(c.name, c.subject): c for c in result.active}
+    rows = {(r.name, r.subject): r for r in session.scalars(
+        select(AlertState).where(AlertState.name.in_(INCIDENT_RULES)))}
+    for key, cond in holding.items():
+        row = rows.get(key)
+        if row is None:
+            row = AlertState(name=cond.name, subject=cond.subject, active=False)
+            session.add(row)
+            rows[key] = row
+        if not row.active:
+            # A recovery that was never announced followed by the same condition: the incident goes on.
+            continuing = row.since is not None and row.notified_at is None
+            row.active = True
+            row.notified_at = now if continuing else None
+            if not continuing:
+                row.since = cond.since or now
+        row.message = cond.message
+        row.updated_at = now
+    for key, row in rows.items():
+        if row.active and key not in holding:
+            row.active, row.notified_at, row.updated_at = False, None, now
+            row.message = _recovery(row, now)
+    pending = [r for r in rows.values() if r.notified_at is None and r.since is not None]
+    dropped = _undelivered(session, snap, now)
+    if dropped is not None:
+        pending.append(dropped)
+    for row in sorted(pending, key=lambda r: (r.name, r.subject)):
+        firing = row.active
+        since = row.since if row.name != UNDELIVERED_DROPPED else getattr(row, "_first", None)
+        notice = Notice(row.name, row.subject, FIRING if firing else RESOLVED, row.message or "", since, snap.host)
+        try:
+            send(notice)
+        except Exception as exc:  # noqa: BLE001 - any channel failure is retried at the next check
+            result.failed.append((notice, str(exc) or type(exc).__name__))
+            continue
+        row.notified_at = now
+        if row.name == UNDELIVERED_DROPPED:
+            row.since = getattr(row, "_newest", row.since)
+        result.sent.append(notice)
+    session.commit()
+    return result
