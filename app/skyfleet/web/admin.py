@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import accounts, apikeys
 from ..extensions import app_settings, db, skyfleet_state
-from ..models import User
+from ..housekeeping import disk, usage
+from ..models import AlertState, Camera, PruneEvent, User
 from . import host_status, queries
 from .access import require_admin
 from .auth import WebUser, idle_limit
@@ -39,7 +41,34 @@ def status():
         "admin/status.html", sync=queries.sync_status(db.session, cams), camera_host=camera_host,
         capture=host_status.capture_states(db.session, cams) if camera_host else [],
         capture_service=host_status.capture_service_state(settings) if camera_host else None,
-        upload=host_status.upload_state(db.session, settings) if camera_host else None)
+        upload=host_status.upload_state(db.session, settings) if camera_host else None,
+        storage=_storage(settings))
+
+
+def _storage(settings) -> dict:
+    """The storage folder: free space against the floors, what each camera holds, retention, prunes, alerts."""
+    policy = skyfleet_state().retention
+    try:
+        use = disk.usage(settings.storage_dir)
+    except OSError as exc:
+        use, disk_error = None, f"cannot read the free space of {settings.storage_dir}: {exc.strerror or exc}"
+    else:
+        disk_error = None
+    try:
+        prunes = db.session.execute(
+            select(PruneEvent, Camera.name).outerjoin(Camera, Camera.id == PruneEvent.camera_id)
+            .order_by(PruneEvent.at.desc(), PruneEvent.id.desc()).limit(10)).all()
+        active = list(db.session.scalars(select(AlertState).where(AlertState.active.is_(True))
+                                         .order_by(AlertState.since, AlertState.name)))
+        per_camera = usage.by_camera(db.session)
+    except SQLAlchemyError:
+        current_app.logger.exception("admin status: storage tables unreadable")
+        db.session.rollback()
+        prunes, active, per_camera = [], [], {}
+    return {"path": settings.storage_dir, "disk": use, "disk_error": disk_error, "policy": policy,
+            "floor_bytes": policy.floor.bytes_for(use.total_bytes) if use else None,
+            "emergency_bytes": policy.emergency.bytes_for(use.total_bytes) if use else None,
+            "per_camera": per_camera, "prunes": prunes, "alerts": active}
 
 
 @bp.route("/users", methods=["GET", "POST"])

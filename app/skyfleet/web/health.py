@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -36,6 +36,7 @@ STATE_KEY = "skyfleet.health"
 class HealthWeb:
     settings: HealthSettings
     registry: CollectorRegistry
+    clock: Callable = utcnow  # naive UTC; tests replace it
 
 
 def init_app(app: Flask, health: HealthSettings) -> None:
@@ -54,7 +55,8 @@ def _state(app: Optional[Flask] = None) -> HealthWeb:
 def _snapshot(app: Flask) -> collect.Snapshot:
     state = skyfleet_state(app)
     try:
-        return collect.collect(db.session, state.settings, _state(app).settings, state.retention, utcnow())
+        return collect.collect(db.session, state.settings, _state(app).settings, state.retention,
+                               _state(app).clock())
     finally:
         db.session.rollback()
 
