@@ -17,13 +17,16 @@ from skyfleet.extensions import db
 from skyfleet.factory import create_app
 from skyfleet.models import Base
 from tests.helpers import metadata as mdh
+from tests.helpers.retention import KEEP_EVERYTHING
 from tests.helpers.wire import EXAMPLE_KEY, EXAMPLE_USER, Sender
 
 PG_URL = os.environ.get("SKYFLEET_TEST_DATABASE_URL")
 
 
 def app_config(tmp_path: Path, **overrides) -> dict:
-    config = {"data_dir": str(tmp_path / "data"), "log_level": "DEBUG"}
+    # A test's own [retention] replaces the keep-everything default (tests/helpers/retention.py).
+    config = {"data_dir": str(tmp_path / "data"), "log_level": "DEBUG",
+              "retention": overrides.pop("retention", dict(KEEP_EVERYTHING))}
     if PG_URL:
         config["database_url"] = PG_URL
     for key, value in overrides.items():

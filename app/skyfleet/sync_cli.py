@@ -6,15 +6,15 @@ import uuid
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from .db_setup import session_factory
 from .extensions import app_settings
-from .models import Asset, Camera, UploadJob
+from .models import Asset, Camera, UploadJob, utcnow
 from .upload import metadata, queue
-from .upload.client import NOT_FOUND, OK, SyncClient
+from .upload.client import EXPIRED, NOT_FOUND, OK, SyncClient
 from .upload.config import NO_REMOTE, PROTOCOLS, UploadConfigError, from_table
-from .upload.worker import UploadWorker
+from .upload.worker import UploadWorker, expired_note
 
 sync_cli = AppGroup("sync", help="Upload queue of this camera host: status, retry, resync, check.")
 
@@ -142,7 +142,10 @@ def sync_probe(url, username, ca_file, protocol) -> None:
 @click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeatable), e.g. image, video.")
 @click.option("--overwrite", is_flag=True, help="Replace files that differ on the remote (PUT).")
 def sync_resync(remote, since, kinds, overwrite) -> None:
-    """Ask the remote which local assets it lacks and send exactly those. Safe to interrupt and re-run."""
+    """Ask the remote which local assets it lacks and send exactly those. Safe to interrupt and re-run.
+
+    What a skyfleet remote says it no longer keeps (410 asset_expired: past its retention, or of a night
+    it pruned) is not sent; its jobs to that remote are marked done."""
     upload = _upload_settings()
     sessions = _sessions()
     total_failed = 0
@@ -156,10 +159,13 @@ def sync_resync(remote, since, kinds, overwrite) -> None:
             assets = list(session.scalars(query))
             cl = SyncClient(target, target.load_key())
             cl.request("GET", "camera", {"camera_uuid": str(uuid.uuid4())})  # learns whether it is skyfleet
-            missing = []
+            missing, expired = [], 0
             with click.progressbar(assets, label=f"checking {target.name}", file=sys.stderr) as bar:
                 for asset in bar:
-                    if _remote_lacks(session, cl, target.name, asset):
+                    lacks = _remote_lacks(session, cl, target.name, asset)
+                    if lacks is EXPIRED:
+                        expired += 1
+                    elif lacks:
                         missing.append(asset)
             cl.close()
             method = "PUT" if overwrite or not cl.skyfleet_server else "POST"
@@ -169,21 +175,36 @@ def sync_resync(remote, since, kinds, overwrite) -> None:
             ids = [a.id for a in missing]
         sent, failed = _drain(upload, sessions, target.name, ids)
         click.echo(f"{target.name}: checked {len(assets)}, missing {len(ids)}, sent {sent}, "
-                   f"not sent yet {failed} (see `skyfleet sync status`)")
+                   f"expired on the remote {expired}, not sent yet {failed} (see `skyfleet sync status`)")
         total_failed += failed
     if total_failed:
         sys.exit(1)
 
 
-def _remote_lacks(session, cl: SyncClient, remote: str, asset: Asset) -> bool:
+def _remote_lacks(session, cl: SyncClient, remote: str, asset: Asset):
+    """True when the remote lacks the asset; EXPIRED when it no longer keeps it (its jobs to the remote
+    are then marked done: it is not sent again); False when it has it."""
     camera = session.get(Camera, asset.camera_id)
     if cl.skyfleet_server:
         got = cl.request("GET", asset.kind, metadata.lookup(asset, camera))
+        if got.outcome == EXPIRED:
+            _expired_jobs_done(session, remote, asset, expired_note(got))
+            return EXPIRED
         body = got.body or {}
         return not (got.outcome == OK and body.get("file_size") == asset.file_size)
     delivered = session.scalar(select(UploadJob.id).where(
         UploadJob.remote == remote, UploadJob.asset_id == asset.id, UploadJob.state == queue.DONE))
     return delivered is None
+
+
+def _expired_jobs_done(session, remote: str, asset: Asset, note: str) -> None:
+    """The asset's jobs to `remote` that are not done (waiting or parked) are: the remote will not keep it.
+    A job a worker holds right now is left to that worker (it gets the same answer)."""
+    session.execute(update(UploadJob).where(
+        UploadJob.remote == remote, UploadJob.asset_id == asset.id,
+        UploadJob.state.in_((queue.PENDING, queue.PARKED))).values(
+        state=queue.DONE, done_at=utcnow(), updated_at=utcnow(), lease_owner=None, lease_expires_at=None,
+        last_error=note[:2000], last_status=410).execution_options(synchronize_session=False))
 
 
 def _drain(upload, sessions, remote: str, asset_ids: list) -> tuple:

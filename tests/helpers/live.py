@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from tests.helpers import retention
+
 BIN = Path(sys.executable).parent
 
 
@@ -57,7 +59,9 @@ class LiveServer:
         db_url = os.environ.get("SKYFLEET_TEST_DATABASE_URL")
         if db_url:
             lines.append(f'database_url = "{db_url}"')
-        self.config.write_text("\n".join(lines) + "\n" + self.extra_settings)
+        # Keep everything and never prune unless the test says otherwise (tests/helpers/retention.py).
+        keep = "" if "[retention]" in self.extra_settings else retention.toml()
+        self.config.write_text("\n".join(lines) + "\n" + self.extra_settings + keep)
         self.cli("db", "upgrade")
         self.cli("user", "add", self.user, "--password-stdin", stdin="live-server-pw\n")
         self.cli("user", "apikey", self.user, "--stdin", stdin=self.key + "\n")

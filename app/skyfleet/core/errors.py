@@ -68,6 +68,13 @@ class Conflict(SyncError):
     code = "file_exists"
 
 
+class Expired(SyncError):
+    """The asset is not kept on this server: older than its retention, or of a night already pruned
+    here.  Nothing is stored; the client marks the upload done instead of sending it again."""
+    status = 410
+    code = "asset_expired"
+
+
 class TooLarge(SyncError):
     status = 413
     code = "payload_too_large"

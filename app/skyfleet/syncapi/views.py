@@ -1,16 +1,19 @@
 """The SyncAPI v1 endpoints: /indi-allsky/sync/v1/<asset> with GET, POST, PUT and DELETE."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import sessionmaker
 
 from ..core import metadata as md
 from ..core import signing
 from ..core.assets import KINDS
-from ..core.errors import BadRequest, Busy, Conflict, InvalidMetadata, NotFound, SyncError, TooLarge
+from ..core.errors import BadRequest, Busy, Conflict, Expired, InvalidMetadata, NotFound, SyncError, TooLarge
 from ..extensions import app_settings, db, skyfleet_state
+from ..housekeeping.prune import Pruner
 from ..models import User
 from . import cameras, service
 from .auth import Authenticator
@@ -22,6 +25,18 @@ bp = Blueprint("syncapi", __name__)
 def clock() -> float:
     """The server clock (a function so tests can move it)."""
     return time.time()
+
+
+def _now() -> dt.datetime:
+    """The server clock as a naive UTC datetime (the Pruner's clock)."""
+    return dt.datetime.fromtimestamp(clock(), dt.timezone.utc).replace(tzinfo=None)
+
+
+def _keeping() -> service.Keeping:
+    """What this server keeps today, and the pruner that makes room below the floor."""
+    ext = skyfleet_state()
+    pruner = Pruner(sessionmaker(bind=db.engine, expire_on_commit=False), ext.storage, ext.retention, clock=_now)
+    return service.Keeping(ext.retention, _now().date(), pruner, log=current_app.logger)
 
 
 @bp.route("/sync/v1/<segment>", methods=["GET", "POST", "PUT", "DELETE"])
@@ -41,6 +56,7 @@ def sync(segment: str):
         clock=clock)
     state = authenticator.begin(request.method, request.path, request.headers)
     parsed: dict = {}
+    keeping = _keeping() if kind is not None else None
 
     def on_metadata(raw: bytes, digest: str):
         authenticator.check_metadata(state, raw, digest)
@@ -54,7 +70,10 @@ def sync(segment: str):
                                       code="metadata_missing_key")
             md.whole_number(parsed, "id", required=True, minimum=1)
         if request.method in ("POST", "PUT") and segment != "camera":
-            return md.whole_number(parsed, "file_size", required=True)
+            announced = md.whole_number(parsed, "file_size", required=True)
+            if announced and keeping.due():  # authenticated: make room before a media byte is staged
+                keeping.make_room(f"storage below the floor before staging a {segment} upload")
+            return announced
         return None
 
     upload = read_upload(request.stream, request.headers.get("Content-Type", ""), settings.staging_dir,
@@ -68,7 +87,7 @@ def sync(segment: str):
         user = state.user
         if segment == "camera":
             return _camera(request.method, parsed, user)
-        return _asset(kind, request.method, parsed, upload, staged, user)
+        return _asset(kind, request.method, parsed, upload, staged, user, keeping)
     finally:
         upload.discard()
 
@@ -104,7 +123,7 @@ def _camera(method: str, meta: dict, user: User):
     return jsonify(id=camera.id)
 
 
-def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user):
+def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user, keeping: service.Keeping):
     ext = skyfleet_state()
     camera_uuid = md.uuid(meta, "camera_uuid", required=True)
     camera = cameras.find(db.session, camera_uuid)
@@ -112,7 +131,15 @@ def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user):
         raise NotFound("camera not found: sync the camera (PUT /sync/v1/camera) first", code="camera not found")
     cameras.authorize(db.session, camera, user, method)  # its own account or an admin; never claims
     if method in ("GET", "DELETE"):
-        asset = service.find(db.session, kind, meta, camera)
+        try:
+            asset = service.find(db.session, kind, meta, camera)
+        except NotFound as exc:
+            # An asset that is here is always found; one that is not, of a night expired here, is gone
+            # for good: 410, so the camera host does not send it again.
+            why = keeping.lookup_expired(db.session, camera, kind, meta) if method == "GET" else None
+            if why is None:
+                raise
+            raise Expired(f"not here: {why}", log_detail=f"{exc.message}: {why}") from None
         if method == "GET":
             return jsonify(service.describe(asset))
         service.delete(db.session, ext.storage, asset)
@@ -124,7 +151,7 @@ def _asset(kind, method: str, meta: dict, upload, staged: StagedMedia, user):
         raise BadRequest(f"received {staged.size} media bytes but file_size says {announced}",
                          code="size_mismatch")
     result = service.store(db.session, ext.storage, kind, meta, camera, staged, user,
-                           overwrite=(method == "PUT"))
+                           overwrite=(method == "PUT"), keeping=keeping)
     return jsonify(service.reply(result.asset))
 
 

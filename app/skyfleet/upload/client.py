@@ -2,7 +2,8 @@
 
 Every answer is classified into an Outcome the queue acts on.  indi-allsky answers 400 for nearly
 everything, so its JSON body ("file_exists", "camera not found", "authentication failed") decides;
-a skyfleet remote says what it is with the X-Skyfleet-SyncAPI header and uses precise statuses.
+a skyfleet remote says what it is with the X-Skyfleet-SyncAPI header and uses precise statuses, among
+them 410 asset_expired (EXPIRED) for an asset it no longer keeps, which is done, not to be resent.
 
 A remote can be broken or hostile, so no answer costs the camera host more than it must: at most
 MAX_ANSWER_BYTES of an answer are read (the rest is never received; a JSON answer cut there is not
@@ -32,8 +33,8 @@ from .deadline import Deadline, DeadlineAdapter
 
 log = logging.getLogger(__name__)
 
-OK, EXISTS, CAMERA_MISSING, NOT_FOUND, PERMANENT, TRANSIENT = (
-    "ok", "exists", "camera_missing", "not_found", "permanent", "transient")
+OK, EXISTS, CAMERA_MISSING, NOT_FOUND, EXPIRED, PERMANENT, TRANSIENT = (
+    "ok", "exists", "camera_missing", "not_found", "expired", "permanent", "transient")
 
 # A SyncAPI answer is a small JSON object; this is far more than any honest one.
 MAX_ANSWER_BYTES = 64 * 1024
@@ -178,6 +179,8 @@ class SyncClient:
             return Reply(CAMERA_MISSING, status, body, message)
         if error in ("file_missing", "camera_missing"):
             return Reply(NOT_FOUND, status, body, message)
+        if status == 410 or error == "asset_expired":  # a skyfleet remote does not keep it: never resend
+            return Reply(EXPIRED, status, body, text or head)
         if status in (429, 502, 503, 504, 507) or error in ("clock_skew", "replayed", "database_busy"):
             return Reply(TRANSIENT, status, body, message)
         if status >= 500:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..core import longterm_keogram
 from ..models import Asset, Camera, UploadJob
 from . import metadata, queue
-from .client import CAMERA_MISSING, EXISTS, OK, PERMANENT, TRANSIENT, Reply, SyncClient
+from .client import CAMERA_MISSING, EXISTS, EXPIRED, OK, PERMANENT, TRANSIENT, Reply, SyncClient
 from .config import RemoteConfig, UploadSettings
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,11 @@ def lease_owner(name: str) -> str:
     """A worker's name as its leases record it: at most 64 characters (PostgreSQL enforces the column's
     length), keeping the end, which tells the workers of one host apart."""
     return name if len(name) <= LEASE_OWNER_LENGTH else name[-LEASE_OWNER_LENGTH:]
+
+
+def expired_note(reply: Reply) -> str:
+    """What a job that the remote answered 410 asset_expired for records (it is done)."""
+    return f"expired on the remote: {reply.message or 'asset_expired'}"
 
 
 class UploadWorker:
@@ -152,6 +157,10 @@ class UploadWorker:
         if reply.outcome == OK:
             if queue.complete(session, job, self.name, reply.remote_id, reply.message):
                 log.info("delivered job %s (%s) to %s", job.id, job.action, job.remote)
+                return
+        elif reply.outcome == EXPIRED:  # the remote does not keep it (any more): done, never resent
+            if queue.complete(session, job, self.name, None, expired_note(reply)):
+                log.info("job %s to %s: %s", job.id, job.remote, expired_note(reply))
                 return
         elif reply.outcome in (TRANSIENT, CAMERA_MISSING):
             delay = queue.backoff(job.attempts, self.upload.retry_base_seconds, self.upload.retry_max_seconds)
