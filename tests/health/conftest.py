@@ -54,7 +54,8 @@ def add_job(camera_id: int, asset_id: int, state: str, sort_time: dt.datetime, r
 
 
 def add_prune(camera_id: int | None, reason: str, assets: int, size: int = 0, undelivered: int = 0,
-              at: dt.datetime = NOW - minutes(30), day: dt.date = dt.date(2026, 5, 1)) -> None:
+              at: dt.datetime | None = None, day: dt.date = dt.date(2026, 5, 1)) -> None:
+    at = at or NOW - minutes(30)
     db.session.add(PruneEvent(at=at, camera_id=camera_id, prune_class="night_frames", day_date=day, reason=reason,
                               assets=assets, bytes=size, undelivered=undelivered))
     db.session.commit()

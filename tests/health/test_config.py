@@ -1,7 +1,13 @@
 """[health] and [alerts]: defaults, and every bad value stops with the key's name."""
 import pytest
 
-from skyfleet.health.config import AlertSettings, HealthConfigError, HealthSettings, alerts_from_table, health_from_table
+from skyfleet.health.config import (
+    AlertSettings,
+    HealthConfigError,
+    HealthSettings,
+    alerts_from_table,
+    health_from_table,
+)
 
 
 def test_empty_tables_give_the_defaults():
