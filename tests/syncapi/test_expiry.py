@@ -19,7 +19,7 @@ from tests.conftest import add_api_user
 from tests.helpers import metadata as mdh
 from tests.helpers.media import fake
 from tests.helpers.retention import KEEP_EVERYTHING
-from tests.helpers.storage import asset_count, assert_nothing_stored, stored_files
+from tests.helpers.storage import assert_nothing_stored, asset_count, stored_files
 from tests.helpers.wire import Sender
 
 KEEP_30_DAYS = {**KEEP_EVERYTHING, "images_days": 30}
