@@ -9,8 +9,9 @@ from pathlib import Path
 from skyfleet import cli
 
 BIN = Path(sys.executable).parent
-APP_GROUPS = ["asset", "camera", "db", "night", "storage", "sync", "user"]
-OPERATOR_ONLY = {"storage"}  # registered in skyfleet.cli only, not in factory.CLI_GROUPS (it needs no app)
+APP_GROUPS = ["asset", "camera", "db", "health", "night", "storage", "sync", "user"]
+# registered in skyfleet.cli only, not in factory.CLI_GROUPS (they need no app)
+OPERATOR_ONLY = {"storage", "health"}
 FLASK_ONLY = ["run", "routes", "shell"]
 FLASK_OPTIONS = ["--env-file", "--app", "--debug"]
 
