@@ -15,7 +15,9 @@ from typing import Callable, Optional, Sequence
 
 from sqlalchemy.orm import sessionmaker
 
+from ..core.errors import StorageFull
 from ..core.storage import Storage
+from ..housekeeping.prune import Pruner
 from ..imaging.keogram import keogram_pixels
 from ..imaging.pipeline import ProcessingSettings, process_frame
 from ..local_assets import local_camera, record_asset
@@ -29,8 +31,10 @@ class FrameRecorder:
 
     def __init__(self, sessions: sessionmaker, storage: Storage, camera_name: str, remotes: Sequence[str],
                  processing: ProcessingSettings, *, accounts: Sequence[str] = (), camera_fields: Optional[dict] = None,
-                 on_night_end: Optional[Callable[[dt.date], None]] = None, tz: Optional[dt.tzinfo] = None):
+                 on_night_end: Optional[Callable[[dt.date], None]] = None, tz: Optional[dt.tzinfo] = None,
+                 pruner: Optional[Pruner] = None):
         self.sessions = sessions
+        self.pruner = pruner
         self.storage = storage
         self.remotes = list(remotes)
         self.processing = processing
@@ -49,6 +53,7 @@ class FrameRecorder:
         local, offset = local_time(started, self.tz)
         night_day = day_date(local, context.night)
         self._watch_night(context.night, night_day)
+        self._make_room_if_needed()
         work = self.storage.staging / f"frame-{uuid.uuid4().hex}"
         try:
             processed = process_frame(
@@ -56,9 +61,30 @@ class FrameRecorder:
                 meta={"title": self.camera_name, "exposure": frame.exposure, "gain": frame.gain,
                       "temperature": frame.temperature},
                 out_dir=str(work), basename=local.strftime("%Y%m%d_%H%M%S"))
-            self._record(frame, context, processed, started, offset, night_day)
+            try:
+                self._record(frame, context, processed, started, offset, night_day)
+            except StorageFull:  # filled up between the check and the write: make room, try once more
+                self._make_room_if_needed(force=True)
+                self._record(frame, context, processed, started, offset, night_day)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _make_room_if_needed(self, force: bool = False) -> None:
+        """Capture never stops for a full disk: below the floor, prune at once (housekeeping/prune.py)."""
+        if self.pruner is None:
+            return
+        try:
+            if not (force or self.pruner.due()):
+                return
+            report = self.pruner.make_room()
+        except Exception:  # the frame is still tried; the hourly prune and the alerts say what is wrong
+            log.exception("making room on the disk failed")
+            return
+        if report.busy:
+            log.info("disk below the floor: a prune is running already")
+        else:
+            log.warning("disk below the floor: pruned %d asset(s), %d bytes (%d not yet delivered); %d bytes free now",
+                        report.assets, report.bytes, report.undelivered, report.disk_after.free_bytes)
 
     def _unique_second(self, frame) -> dt.datetime:
         """When the exposure started, to the second; a frame in the same second as the previous one

@@ -9,6 +9,8 @@ from sqlalchemy.exc import OperationalError
 
 from .. import settings as project_settings
 from ..db_setup import session_factory
+from ..housekeeping import policy as retention_policy
+from ..housekeeping.prune import Pruner
 from ..local_assets import storage_for
 from ..upload.config import from_table as upload_from_table
 from . import processing_config
@@ -27,6 +29,10 @@ def build_recorder(raw: Mapping[str, Any], capture) -> FrameRecorder:
     settings = project_settings.from_mapping(raw)
     frame_settings, product_settings = processing_config.from_table(settings.table("processing"))
     upload_remotes = upload_from_table(settings.table("upload")).remotes
+    try:
+        retention = retention_policy.from_table(settings.table("retention"))
+    except retention_policy.RetentionConfigError as exc:
+        raise StationSetupError(str(exc)) from None
     remotes = [r.name for r in upload_remotes]
     if not remotes:
         log.warning("no [[upload.remotes]] configured: images are kept on this host only")
@@ -49,7 +55,7 @@ def build_recorder(raw: Mapping[str, Any], capture) -> FrameRecorder:
 
     recorder = FrameRecorder(
         sessions, storage, capture.camera_name, remotes, frame_settings, on_night_end=night_ended,
-        accounts=[r.username for r in upload_remotes],
+        accounts=[r.username for r in upload_remotes], pruner=Pruner(sessions, storage, retention),
         camera_fields={"latitude": capture.latitude, "longitude": capture.longitude,
                        "elevation": capture.elevation, "driver": ", ".join(capture.drivers)})
     return recorder
