@@ -14,7 +14,7 @@ from .models import Asset, Camera, UploadJob, utcnow
 from .upload import metadata, queue
 from .upload.client import EXPIRED, NOT_FOUND, OK, SyncClient
 from .upload.config import NO_REMOTE, PROTOCOLS, UploadConfigError, from_table
-from .upload.worker import UploadWorker, expired_note
+from .upload.worker import EXPIRED_NOTE, UploadWorker, expired_note
 
 sync_cli = AppGroup("sync", help="Upload queue of this camera host: status, retry, resync, check.")
 
@@ -173,9 +173,9 @@ def sync_resync(remote, since, kinds, overwrite) -> None:
                 queue.enqueue_asset(session, asset, [target.name], method=method)
             session.commit()
             ids = [a.id for a in missing]
-        sent, failed = _drain(upload, sessions, target.name, ids)
+        sent, refused, failed = _drain(upload, sessions, target.name, ids)
         click.echo(f"{target.name}: checked {len(assets)}, missing {len(ids)}, sent {sent}, "
-                   f"expired on the remote {expired}, not sent yet {failed} (see `skyfleet sync status`)")
+                   f"expired on the remote {expired + refused}, not sent yet {failed} (see `skyfleet sync status`)")
         total_failed += failed
     if total_failed:
         sys.exit(1)
@@ -186,7 +186,10 @@ def _remote_lacks(session, cl: SyncClient, remote: str, asset: Asset):
     are then marked done: it is not sent again); False when it has it."""
     camera = session.get(Camera, asset.camera_id)
     if cl.skyfleet_server:
-        got = cl.request("GET", asset.kind, metadata.lookup(asset, camera))
+        lookup = metadata.lookup(asset, camera)
+        if asset.kind == "thumbnail" and asset.origin is not None:
+            lookup["origin"] = asset.origin  # whose thumbnail: the remote keeps them as long as their parents
+        got = cl.request("GET", asset.kind, lookup)
         if got.outcome == EXPIRED:
             _expired_jobs_done(session, remote, asset, expired_note(got))
             return EXPIRED
@@ -208,9 +211,10 @@ def _expired_jobs_done(session, remote: str, asset: Asset, note: str) -> None:
 
 
 def _drain(upload, sessions, remote: str, asset_ids: list) -> tuple:
-    """Deliver the re-queued jobs now, in this process, with a progress bar."""
+    """Deliver the re-queued jobs now, in this process, with a progress bar: (sent, refused as expired
+    by the remote, not sent yet)."""
     if not asset_ids:
-        return 0, 0
+        return 0, 0, 0
     worker = UploadWorker(upload, _settings().storage_dir, sessions, name=f"resync-{uuid.uuid4().hex[:8]}")
     worker.remote_names = [remote]
     with click.progressbar(length=len(asset_ids), label=f"sending to {remote}", file=sys.stderr) as bar:
@@ -219,12 +223,16 @@ def _drain(upload, sessions, remote: str, asset_ids: list) -> tuple:
             done = _count(sessions, remote, asset_ids, queue.DONE)
             bar.update(done - done_before)
             done_before = done
-    sent = _count(sessions, remote, asset_ids, queue.DONE)
-    return sent, len(asset_ids) - sent
+    done = _count(sessions, remote, asset_ids, queue.DONE)
+    refused = _count(sessions, remote, asset_ids, queue.DONE, expired=True)
+    return done - refused, refused, len(asset_ids) - done
 
 
-def _count(sessions, remote, asset_ids, state) -> int:
+def _count(sessions, remote, asset_ids, state, expired: bool = False) -> int:
     with sessions() as session:
-        return session.scalar(select(func.count(UploadJob.id)).where(
-            UploadJob.remote == remote, UploadJob.asset_id.in_(asset_ids), UploadJob.state == state))
+        query = select(func.count(UploadJob.id)).where(
+            UploadJob.remote == remote, UploadJob.asset_id.in_(asset_ids), UploadJob.state == state)
+        if expired:  # done because the remote answered 410 asset_expired (worker.expired_note)
+            query = query.where(UploadJob.last_error.like(EXPIRED_NOTE + "%"))
+        return session.scalar(query)
 

@@ -34,9 +34,12 @@ def lease_owner(name: str) -> str:
     return name if len(name) <= LEASE_OWNER_LENGTH else name[-LEASE_OWNER_LENGTH:]
 
 
+EXPIRED_NOTE = "expired on the remote: "  # what a job the remote answered 410 asset_expired for records
+
+
 def expired_note(reply: Reply) -> str:
-    """What a job that the remote answered 410 asset_expired for records (it is done)."""
-    return f"expired on the remote: {reply.message or 'asset_expired'}"
+    """The note of a job that the remote answered 410 asset_expired for (it is done)."""
+    return EXPIRED_NOTE + (reply.message or "asset_expired")
 
 
 class UploadWorker:
