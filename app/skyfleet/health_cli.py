@@ -119,7 +119,11 @@ def check() -> None:
     try:
         snap = _snapshot(session, settings, health, retention, now)
         notifier = Notifier(alert_cfg, snap.host)
-        result = alerts.check(session, snap, notifier.send, now)
+        try:
+            result = alerts.check(session, snap, notifier.send, now)
+        except SQLAlchemyError as exc:
+            click.echo(f"skyfleet: cannot record the alert states: {type(exc).__name__}", err=True)
+            sys.exit(1)
         if health.textfile:
             snap = _snapshot(session, settings, health, retention, now)  # with the alerts just updated
     finally:
