@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from .db_setup import session_factory
 from .extensions import app_settings
-from .models import Asset, Camera, UploadJob, utcnow
+from .models import Asset, Camera, PruneEvent, UploadJob, utcnow
 from .upload import metadata, queue
 from .upload.client import EXPIRED, NOT_FOUND, OK, SyncClient
 from .upload.config import NO_REMOTE, PROTOCOLS, UploadConfigError, from_table
@@ -62,6 +62,22 @@ def sync_status() -> None:
         click.echo(f"  last success:   {_when(st.last_success)}")
         if st.last_error:
             click.echo(f"  last error:     {_when(st.last_error_at)}: {st.last_error}")
+    with _sessions()() as session:
+        _dropped(session)
+
+
+def _dropped(session) -> None:
+    """What pruning below the emergency floor removed before every remote had it (housekeeping/prune.py)."""
+    total = session.scalar(select(func.coalesce(func.sum(PruneEvent.undelivered), 0))
+                           .where(PruneEvent.undelivered > 0))
+    if not total:
+        return
+    last = session.execute(select(PruneEvent, Camera.name).outerjoin(Camera, Camera.id == PruneEvent.camera_id)
+                           .where(PruneEvent.undelivered > 0).order_by(PruneEvent.id.desc()).limit(1)).first()
+    event, camera = last
+    click.echo(f"dropped before delivery: {total} asset(s), the disk being below the emergency floor; last "
+               f"{_when(event.at)}: {event.undelivered} of {event.prune_class.replace('_', ' ')} of camera "
+               f"{camera or '?'}, night {event.day_date:%Y-%m-%d} (see `skyfleet storage status`)")
 
 
 @sync_cli.command("retry")
