@@ -127,8 +127,10 @@ def storage_prune(dry_run: bool) -> None:
     floor afterwards (nothing more may go: see `skyfleet storage status`), 2 for bad settings."""
     settings, policy = _settings()
     plan = _pruner(settings, policy).run(dry_run=True, wait=False)
-    if dry_run or plan.busy or not plan.nights:
-        _summary(plan, dry_run=True, settings=settings, policy=policy)
+    if dry_run or plan.busy or not plan.nights:  # nothing to do is what a real run would have done
+        _summary(plan, dry_run=dry_run, settings=settings, policy=policy)
+        if not dry_run and plan.disk_after is not None and plan.disk_after.below(policy.floor):
+            sys.exit(EXIT_STILL_BELOW_FLOOR)
         return
     with click.progressbar(length=plan.assets, label="pruning", file=sys.stderr) as bar:
         report = _pruner(settings, policy, progress=bar.update).run()
