@@ -14,8 +14,10 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent.parent / "app"
 PACKAGE = "skyfleet"
 
-# The core: `skyfleet.core`, `skyfleet.housekeeping` (retention, used by both tiers) and the top-level modules that are already tier-free and shared by every
-# host (the models, settings loading, database set-up, API keys, time labels).
+# The core: `skyfleet.core`, `skyfleet.housekeeping` (retention, used by both tiers) and the top-level
+# modules that are already tier-free and shared by every host (the models, settings loading, database
+# set-up, API keys, time labels).
+CORE_PACKAGES = (f"{PACKAGE}.core", f"{PACKAGE}.housekeeping")
 CORE_MODULES = {f"{PACKAGE}.{name}" for name in ("models", "settings", "db_setup", "apikeys", "timefmt")}
 CAMERA_SIDE = tuple(f"{PACKAGE}.{name}" for name in ("capture", "imaging", "station", "upload", "local_assets"))
 
@@ -86,7 +88,7 @@ def _within(module: str, prefixes) -> bool:
 
 
 def is_core(module: str) -> bool:
-    return module == PACKAGE or _within(module, (f"{PACKAGE}.core", f"{PACKAGE}.housekeeping")) or module in CORE_MODULES
+    return module == PACKAGE or _within(module, CORE_PACKAGES) or module in CORE_MODULES
 
 
 def is_flask(module: str) -> bool:
