@@ -18,6 +18,7 @@ TABLE_PARSERS = {  # table -> (module, function taking the table)
     "capture": ("skyfleet.capture.settings", "CaptureSettings.from_mapping"),
     "processing": ("skyfleet.station.processing_config", "from_table"),
     "upload": ("skyfleet.upload.config", "from_table"),
+    "retention": ("skyfleet.housekeeping.policy", "from_table"),
 }
 
 
