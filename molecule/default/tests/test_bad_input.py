@@ -111,6 +111,9 @@ def test_published_secret_is_refused_by_name_without_showing_it(inventory, hosts
     assert run.failed_with(f"Secrets on {camera}: ", "skyfleet_syncapi_api_key", "is a published value",
                            f"vault_skyfleet_syncapi_api_keys['{camera}']"), explain(run)
     assert published not in run.output
+    if case == "demo value outside the demo":  # the demo's /metrics token too (group_vars/all/vault.yml)
+        assert run.failed_with("skyfleet_app_health_metrics_token is a published value",
+                               "vault_skyfleet_app_health_metrics_token"), explain(run)
 
 
 def test_extra_remote_reusing_a_key_is_refused_by_name(inventory, hosts, unchanged, no_secret_shown):
@@ -123,6 +126,15 @@ def test_extra_remote_reusing_a_key_is_refused_by_name(inventory, hosts, unchang
     no_secret_shown.append(run)
     assert run.failed_with("skyfleet_syncapi_extra_remotes[0].api_key (remote 'second') is the same key as "
                            "skyfleet_syncapi_api_key (remote 'remote')"), explain(run)
+
+
+def test_emergency_floor_above_the_floor_is_refused_by_name(inventory, hosts, unchanged, no_secret_shown):
+    set_host_vars(inventory, camera_host(hosts), {"skyfleet_app_retention_floor_percent": 5,
+                                                  "skyfleet_app_retention_emergency_floor_percent": 8})
+    run = run_site(inventory, "--limit", camera_host(hosts))
+    no_secret_shown.append(run)
+    assert run.failed_with("skyfleet_app_retention_emergency_floor_percent from 0 to at most "
+                           "skyfleet_app_retention_floor_percent (got 8)"), explain(run)
 
 
 def test_typo_in_a_variable_is_refused_by_name(inventory, hosts, unchanged, no_secret_shown):
