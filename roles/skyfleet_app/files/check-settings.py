@@ -19,6 +19,8 @@ TABLE_PARSERS = {  # table -> (module, function taking the table)
     "processing": ("skyfleet.station.processing_config", "from_table"),
     "upload": ("skyfleet.upload.config", "from_table"),
     "retention": ("skyfleet.housekeeping.policy", "from_table"),
+    "health": ("skyfleet.health.config", "health_from_table"),
+    "alerts": ("skyfleet.health.config", "alerts_from_table"),
 }
 
 
