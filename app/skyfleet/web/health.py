@@ -9,9 +9,10 @@ before_request gate).  Who sees what:
 - /healthz: 200 {"status": "ok"} or 503 {"status": "degraded"} with each check's name and ok flag;
   details (cameras, remotes, paths, numbers) only for the same clients as /metrics.
 
-A request that came through the proxy is never loopback: behind it, ProxyFix (`trust_proxy_headers`)
-makes remote_addr the real client, and without ProxyFix a forwarded request (X-Forwarded-For or
-Forwarded) does not count as local either.
+Behind the proxy, ProxyFix (`trust_proxy_headers`) makes remote_addr the real client (the address the
+proxy appended to X-Forwarded-For, which a client cannot forge): a client elsewhere is not loopback,
+one on the web server itself is (it is local).  Without ProxyFix a forwarded request (X-Forwarded-For
+or Forwarded) never counts as local.
 """
 from __future__ import annotations
 
