@@ -202,10 +202,7 @@ def _remote_lacks(session, cl: SyncClient, remote: str, asset: Asset):
     are then marked done: it is not sent again); False when it has it."""
     camera = session.get(Camera, asset.camera_id)
     if cl.skyfleet_server:
-        lookup = metadata.lookup(asset, camera)
-        if asset.kind == "thumbnail" and asset.origin is not None:
-            lookup["origin"] = asset.origin  # whose thumbnail: the remote keeps them as long as their parents
-        got = cl.request("GET", asset.kind, lookup)
+        got = cl.request("GET", asset.kind, metadata.lookup(asset, camera))
         if got.outcome == EXPIRED:
             _expired_jobs_done(session, remote, asset, expired_note(got))
             return EXPIRED

@@ -68,7 +68,8 @@ def for_asset(asset: Asset, camera: Camera, keogram_pixels: list | None = None) 
 
 
 def lookup(asset: Asset, camera: Camera) -> dict:
-    """GET/DELETE metadata that finds the asset on a skyfleet remote by its duplicate key."""
+    """GET/DELETE metadata that finds the asset on a skyfleet remote by its duplicate key; with its night
+    (and a thumbnail's origin: whose thumbnail it is), so a remote that pruned it can say so (410)."""
     meta = for_asset(asset, camera)
-    keep = ("camera_uuid", "utc_offset", "createDate", "dayDate", "night", "uuid", "startDate", "endDate")
+    keep = ("camera_uuid", "utc_offset", "createDate", "dayDate", "night", "uuid", "origin", "startDate", "endDate")
     return {k: meta[k] for k in keep if k in meta}
