@@ -23,6 +23,7 @@ from .health import alerts, collect, metrics
 from .health.config import HealthConfigError, alerts_from_table, health_from_table
 from .health.notify import Notifier
 from .housekeeping import policy
+from .housekeeping.disk import size_text
 from .models import utcnow
 
 EXIT_UNHEALTHY = EXIT_NOTIFY_FAILED = 1
@@ -54,7 +55,6 @@ def _snapshot(session, settings, health, retention, now):
 
 
 def describe(snap: collect.Snapshot, conditions: list) -> str:
-    size = alerts.size
     lines = [f"host {snap.host} ({snap.tier} tier) at {alerts.when(snap.at)}"]
     for c in snap.cameras:
         seen = (f"last frame {alerts.duration(c.age_seconds)} ago ({alerts.when(c.last_frame_at)})"
@@ -67,8 +67,9 @@ def describe(snap: collect.Snapshot, conditions: list) -> str:
                      + (" -- STALLED" if r.stalled else ""))
     if snap.disk:
         d = snap.disk
-        lines.append(f"disk {d.path}: {size(d.free_bytes)} free of {size(d.total_bytes)} ({d.free_percent:.1f} %); "
-                     f"floor {size(d.floor_bytes)}, emergency floor {size(d.emergency_floor_bytes)}"
+        lines.append(f"disk {d.path}: {size_text(d.free_bytes)} free of {size_text(d.total_bytes)} "
+                     f"({d.free_percent:.1f} %); "
+                     f"floor {size_text(d.floor_bytes)}, emergency floor {size_text(d.emergency_floor_bytes)}"
                      + (" -- BELOW THE FLOOR" if d.below_floor else ""))
     lines.append("pruned assets: " + ", ".join(f"{k} {v}" for k, v in sorted(snap.pruned_assets.items()))
                  + f"; undelivered dropped {snap.pruned_undelivered}")

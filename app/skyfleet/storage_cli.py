@@ -27,6 +27,7 @@ from .core.storage import LocalStorage
 from .db_setup import session_factory
 from .housekeeping import disk, usage
 from .housekeeping import policy as retention_policy
+from .housekeeping.disk import size_text
 from .housekeeping.prune import NightPruned, Pruner, Report, held_for_delivery
 from .models import Camera, PruneEvent
 
@@ -49,14 +50,6 @@ def _settings():
 def _pruner(settings, policy, progress=None) -> Pruner:
     sessions = session_factory(settings.database_url, settings.sqlite_busy_timeout_ms)
     return Pruner(sessions, LocalStorage(settings.storage_dir, settings.staging_dir), policy, progress=progress)
-
-
-def size_text(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
 
 
 def _disk_line(du: disk.DiskUsage, policy: retention_policy.RetentionPolicy) -> str:

@@ -24,6 +24,7 @@ from typing import Callable, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..housekeeping.disk import size_text
 from ..models import AlertState, Camera, PruneEvent
 from .collect import Snapshot
 
@@ -73,15 +74,6 @@ def duration(seconds: float) -> str:
     return f"{seconds // 86400} days"
 
 
-def size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
 def conditions(snap: Snapshot) -> list:
     """Every alert condition that holds in the snapshot (undelivered_dropped is an event: see check)."""
     out = []
@@ -107,8 +99,9 @@ def conditions(snap: Snapshot) -> list:
     if d and d.below_floor:
         level = ("below the EMERGENCY floor" if d.below_emergency_floor else "below the floor")
         out.append(Condition(DISK_FLOOR, d.path, (
-            f"Free space for {d.path} is {size(d.free_bytes)} of {size(d.total_bytes)} ({d.free_percent:.1f} %), "
-            f"{level} ({size(d.floor_bytes)}; emergency {size(d.emergency_floor_bytes)}). skyfleet prunes the "
+            f"Free space for {d.path} is {size_text(d.free_bytes)} of {size_text(d.total_bytes)} "
+            f"({d.free_percent:.1f} %), {level} ({size_text(d.floor_bytes)}; emergency "
+            f"{size_text(d.emergency_floor_bytes)}). skyfleet prunes the "
             f"oldest delivered assets to get back above the floor; below the emergency floor it also removes frames "
             f"not yet delivered. Free space, add a disk or lower the [retention] days.")))
     c = snap.certificate

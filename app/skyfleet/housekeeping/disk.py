@@ -34,3 +34,13 @@ def usage(path: Path) -> DiskUsage:
         probe = probe.parent
     st = os.statvfs(probe)
     return DiskUsage(path, st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize)
+
+
+def size_text(n: int) -> str:
+    """Bytes for people, in binary units: 512 B, 1.5 KiB, 3.2 GiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024:
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
