@@ -1,2 +1,2 @@
 """skyfleet: all-sky camera appliance."""
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

@@ -6,6 +6,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import skyfleet
 from skyfleet import cli
 
 BIN = Path(sys.executable).parent
@@ -47,7 +48,7 @@ def test_version_falls_back_to_pyproject_when_not_installed(monkeypatch, tmp_pat
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(cli.metadata, "version", not_installed)
-    assert cli.version() == cli.pyproject_version() == "0.1.0"
+    assert cli.version() == cli.pyproject_version() == skyfleet.__version__
     assert cli.pyproject_version(tmp_path / "missing.toml") == "unknown"
 
 
