@@ -13,6 +13,7 @@ def test_defaults_derive_everything_from_data_dir(tmp_path, monkeypatch):
     assert s.database_url == f"sqlite:///{tmp_path / 'skyfleet.db'}"
     assert s.storage_dir == tmp_path / "images" and s.staging_dir == tmp_path / "images" / ".staging"
     assert s.secret_key_file == tmp_path / "secret.key"
+    assert s.backup.dir == tmp_path / "backups" and s.backup.keep == 5
     assert s.syncapi.accept_v1_signature is True and s.syncapi.clock_skew_seconds == 300
 
 
@@ -36,11 +37,20 @@ def test_load_reads_the_file_named_by_the_environment(tmp_path, monkeypatch):
     ({"capture": 3}, "'capture' must be a table"),
     ({"web": {"login_failures_per_account": 0}}, "'web.login_failures_per_account' must be a positive integer"),
     ({"web": {"login_throttle_minute": 5}}, "'web.login_throttle_minute'"),
+    ({"backup": {"kept": 3}}, "'backup.kept'"),
+    ({"backup": {"keep": 0}}, "'backup.keep' must be a positive integer"),
+    ({"backup": {"dir": ""}}, "'backup.dir' must be a non-empty path string"),
+    ({"backup": "x"}, "'backup' must be a table"),
 ])
 def test_bad_values_name_the_key(raw, needle):
     with pytest.raises(SettingsError) as err:
         settings.from_mapping(raw)
     assert needle in str(err.value)
+
+
+def test_backup_table_sets_the_folder_and_how_many_are_kept(tmp_path):
+    s = settings.from_mapping({"data_dir": str(tmp_path), "backup": {"dir": "/srv/backups", "keep": 2}})
+    assert s.backup.dir == Path("/srv/backups") and s.backup.keep == 2
 
 
 def test_missing_or_broken_file(tmp_path):

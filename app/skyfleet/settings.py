@@ -53,6 +53,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    # Where `skyfleet db upgrade` puts its pre-upgrade database backups (default <data_dir>/backups).
+    dir: Path = Path()
+    # How many of those pre-upgrade backups are kept (the newest).
+    keep: int = 5
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
@@ -62,6 +70,7 @@ class Settings:
     sqlite_busy_timeout_ms: int = 10000
     syncapi: SyncApiSettings = field(default_factory=SyncApiSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
     # Tables owned by the services ([capture], [processing], [upload], [retention], [health], [alerts]);
     # each validates its own table, so the web app does not need to import the camera side.
     service_tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -79,7 +88,7 @@ class Settings:
         return self.syncapi.max_upload_mb * 1024 * 1024
 
 
-_SECTIONS = {"syncapi": SyncApiSettings, "web": WebSettings}
+_SECTIONS = {"syncapi": SyncApiSettings, "web": WebSettings, "backup": BackupSettings}
 SERVICE_TABLES = ("capture", "processing", "upload", "retention", "health", "alerts")
 _TOP_LEVEL = {"data_dir", "database_url", "storage_dir", "secret_key_file", "log_level", "sqlite_busy_timeout_ms"}
 
@@ -154,6 +163,7 @@ def _fill_derived(s: Settings) -> Settings:
         database_url=s.database_url or f"sqlite:///{data / 'skyfleet.db'}",
         storage_dir=s.storage_dir if str(s.storage_dir) not in ("", ".") else data / "images",
         secret_key_file=s.secret_key_file if str(s.secret_key_file) not in ("", ".") else data / "secret.key",
+        backup=replace(s.backup, dir=s.backup.dir if str(s.backup.dir) not in ("", ".") else data / "backups"),
     )
 
 
