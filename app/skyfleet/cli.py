@@ -7,41 +7,18 @@ It offers the appliance's command groups only (user, camera, db, asset, sync, ni
 from __future__ import annotations
 
 import sys
-from importlib import metadata
-from pathlib import Path
 
 import click
 from flask.cli import ScriptInfo
 from flask_migrate.cli import db as db_cli
 
 from . import settings as settings_mod
+from .core.version import version
 from .factory import CLI_GROUPS, create_app
 from .health_cli import health_cli
 from .storage_cli import storage_cli
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.9/3.10
-    import tomli as tomllib
-
 EXIT_CONFIG_ERROR = 2
-PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
-
-
-def version() -> str:
-    """The installed package's version, or the source tree's pyproject.toml version."""
-    try:
-        return metadata.version("skyfleet")
-    except metadata.PackageNotFoundError:
-        return pyproject_version()
-
-
-def pyproject_version(path: Path = PYPROJECT) -> str:
-    try:
-        with open(path, "rb") as fh:
-            return str(tomllib.load(fh)["project"]["version"])
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        return "unknown"
 
 
 class OperatorGroup(click.Group):

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select, update
 
+from .core.version import version
 from .db_setup import session_factory
 from .extensions import app_settings
 from .models import Asset, Camera, PruneEvent, UploadJob, utcnow
@@ -50,6 +51,7 @@ def _when(value) -> str:
 def sync_status() -> None:
     """Queue depth per kind, oldest pending, last success and last error, per remote."""
     upload = _upload_settings()
+    click.echo(f"skyfleet {version()}")
     with _sessions()() as session:
         rows = queue.status(session, [r.name for r in upload.remotes])
     for st in rows:

@@ -7,7 +7,7 @@ from importlib import metadata
 from pathlib import Path
 
 import skyfleet
-from skyfleet import cli
+from skyfleet.core import version as version_mod
 
 BIN = Path(sys.executable).parent
 APP_GROUPS = ["asset", "camera", "db", "health", "night", "storage", "sync", "user"]
@@ -40,16 +40,16 @@ def test_version_is_the_package_version(tmp_path):
     res = run(tmp_path, BIN / "skyfleet", "--version")
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == f"skyfleet, version {metadata.version('skyfleet')}"
-    assert metadata.version("skyfleet") == cli.pyproject_version()
+    assert metadata.version("skyfleet") == version_mod.pyproject_version()
 
 
 def test_version_falls_back_to_pyproject_when_not_installed(monkeypatch, tmp_path):
     def not_installed(name):
         raise metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(cli.metadata, "version", not_installed)
-    assert cli.version() == cli.pyproject_version() == skyfleet.__version__
-    assert cli.pyproject_version(tmp_path / "missing.toml") == "unknown"
+    monkeypatch.setattr(version_mod.metadata, "version", not_installed)
+    assert version_mod.version() == version_mod.pyproject_version() == skyfleet.__version__
+    assert version_mod.pyproject_version(tmp_path / "missing.toml") == "unknown"
 
 
 def test_flask_developer_commands_stay_reachable_through_the_factory(tmp_path):

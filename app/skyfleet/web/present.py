@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from flask import Flask, g, url_for
 
+from ..core.version import version
 from ..models import Asset, utcnow
 from ..timefmt import age_label, local_time_label
 
@@ -108,5 +109,5 @@ def image_json(asset: Optional[Asset]) -> Optional[dict]:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(media_url=media_url, thumb_url=thumb_url, id_urls=id_urls, when=when, ago=ago,
-                                 kind_label=KIND_LABELS.get, period=period)
+                                 kind_label=KIND_LABELS.get, period=period, skyfleet_version=version())
     app.jinja_env.filters.update(exposure=exposure, number=number, moon=moon, file_size=file_size)
