@@ -17,6 +17,7 @@ from skyfleet import settings as settings_mod
 from skyfleet.backup_cli import backup_cli
 from skyfleet.extensions import db
 from skyfleet.factory import create_app
+from tests.helpers import retention
 from tests.helpers.databases import drop_own_database, own_database_url
 from tests.web.conftest import cheap_password_hashing  # noqa: F401 (autouse fixture)
 
@@ -39,7 +40,8 @@ class Host:
 
     def write_config(self, extra: str = "") -> Host:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(f'data_dir = "{self.data}"\ndatabase_url = "{self.database_url}"\n{extra}')
+        self.config.write_text(f'data_dir = "{self.data}"\ndatabase_url = "{self.database_url}"\n{extra}'
+                               + retention.toml())
         return self
 
     @property
