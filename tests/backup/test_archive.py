@@ -13,7 +13,7 @@ import tarfile
 from flask_migrate import downgrade
 
 from skyfleet import accounts
-from skyfleet.backup import schema
+from skyfleet.backup import archive, schema
 from skyfleet.extensions import db
 from tests.conftest import add_api_user
 from tests.helpers import metadata as mdh
@@ -174,3 +174,24 @@ def test_an_archive_of_an_older_schema_asks_for_db_upgrade(host_factory):
     assert res.exit_code == 0, res.stderr
     assert "the archive's schema is 0005, this skyfleet's is 0006: run `skyfleet db upgrade`" in res.stdout
     assert schema.revision_of(new.database_url) == "0005"
+
+
+def test_a_settings_file_the_user_may_not_replace_is_restored_beside_the_data(host_factory, monkeypatch):
+    old, _, _ = remote_with_data(host_factory)
+    path = create(old)
+    new = host_factory("new")
+    new_settings, own_settings = new.settings, new.config.read_text()
+    replace = archive._replace_keeping_owner
+
+    def no_write_in_etc(target, data):
+        if target == new.config.resolve():
+            raise PermissionError(13, "Permission denied", str(target))
+        replace(target, data)
+
+    monkeypatch.setattr(archive, "_replace_keeping_owner", no_write_in_etc)
+    res = new.backup("restore", path)
+    assert res.exit_code == 0, res.stderr
+    aside = new_settings.data_dir / archive.RESTORED_SETTINGS
+    assert f"is not writable here (managed by Ansible?): the archive's copy is {aside}" in res.stdout
+    assert aside.read_text() == old.config.read_text() and new.config.read_text() == own_settings
+    assert stat.S_IMODE(aside.stat().st_mode) == 0o600

@@ -35,6 +35,7 @@ MANIFEST = "manifest.json"
 SETTINGS = "settings.toml"
 SECRET = "secret.key"
 MEDIA = "media"
+RESTORED_SETTINGS = "restored-settings.toml"
 
 
 def default_output(settings: Settings, now: dt.datetime) -> Path:
@@ -170,9 +171,22 @@ def restore_files(unpacked: Unpacked, settings: Settings, settings_file: Optiona
         done.append(f"media: {unpacked.manifest['contents']['media_files']} file(s) into {settings.storage_dir}")
     saved = unpacked.path("settings")
     if saved is not None and settings_file:
-        _replace_keeping_owner(Path(settings_file), saved.read_bytes())
-        done.append(f"settings: {settings_file}")
+        done.append("settings: " + _restore_settings(saved.read_bytes(), Path(settings_file), settings.data_dir))
     return done
+
+
+def _restore_settings(data: bytes, settings_file: Path, data_dir: Path) -> str:
+    """Replace the settings file; where the service user may not (Ansible assembles it as root), the
+    archive's copy goes beside the data instead, for the operator to compare."""
+    if settings_file.is_file() and settings_file.read_bytes() == data:
+        return f"{settings_file} (unchanged)"
+    try:
+        _replace_keeping_owner(settings_file, data)
+        return str(settings_file)
+    except PermissionError:
+        aside = Path(data_dir) / RESTORED_SETTINGS
+        _replace_keeping_owner(aside, data)
+        return f"{settings_file} is not writable here (managed by Ansible?): the archive's copy is {aside}"
 
 
 def _replace_keeping_owner(path: Path, data: bytes) -> None:
