@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import settings as settings_mod
 from .backup import archive, database, schema
@@ -52,7 +53,7 @@ def backup_create(media: bool, output: Optional[Path]) -> None:
     settings, settings_file = _settings()
     try:
         path = archive.create(settings, settings_file, media=media, output=output)
-    except (BackupError, OSError) as exc:
+    except (BackupError, OSError, SQLAlchemyError) as exc:
         _fail(str(exc))
     click.echo(f"backup: {path} ({size_text(path.stat().st_size)})")
 
@@ -74,13 +75,16 @@ def backup_restore(file: Path, yes: bool) -> None:
             unpacked = archive.unpack(file, Path(work))
         except BackupError as exc:
             _fail(f"{exc}; nothing was restored")
-        _refuse_unless_fits(unpacked, url, scripts, yes)
+        try:
+            _refuse_unless_fits(unpacked, url, scripts, yes)
+        except (BackupError, SQLAlchemyError) as exc:
+            _fail(f"cannot check the database: {exc}; nothing was restored")
         try:
             database.restore(url, unpacked.path("database"))
             click.echo(f"restored database ({unpacked.revision}) into {database.shown(url)}")
             for line in archive.restore_files(unpacked, settings, settings_file):
                 click.echo(f"restored {line}")
-        except (BackupError, OSError) as exc:
+        except (BackupError, OSError, SQLAlchemyError) as exc:
             _fail(str(exc))
     current = schema.head(scripts)
     if unpacked.revision != current:

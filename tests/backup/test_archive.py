@@ -195,3 +195,23 @@ def test_a_settings_file_the_user_may_not_replace_is_restored_beside_the_data(ho
     assert f"is not writable here (managed by Ansible?): the archive's copy is {aside}" in res.stdout
     assert aside.read_text() == old.config.read_text() and new.config.read_text() == own_settings
     assert stat.S_IMODE(aside.stat().st_mode) == 0o600
+
+
+def test_an_archive_of_another_database_kind_is_refused(host_factory, tmp_path):
+    old, _, _ = remote_with_data(host_factory)
+    good = create(old)
+    other = "postgresql" if manifest_of(good)["database_dialect"] == "sqlite" else "sqlite"
+    foreign = rewrite(good, tmp_path / "foreign.tar", lambda name, data: data if name != "manifest.json" else
+                      json.dumps({**json.loads(data), "database_dialect": other}).encode())
+    target, before, secret = unchanged_target(host_factory)
+    res = target.backup("restore", foreign, "--yes")
+    assert res.exit_code == 3 and f"the archive holds a {other} database" in res.stderr
+    assert snapshot(target.database_url) == before and target.settings.secret_key_file.read_bytes() == secret
+
+
+def test_create_refuses_a_database_without_a_schema(host_factory, tmp_path):
+    host = host_factory("new")
+    host.app(migrate=False)
+    res = host.backup("create", "--output", str(tmp_path / "empty.tar"))
+    assert res.exit_code == 1 and "has no schema yet: nothing to back up" in res.stderr
+    assert not (tmp_path / "empty.tar").exists()

@@ -45,6 +45,10 @@ def default_output(settings: Settings, now: dt.datetime) -> Path:
 def create(settings: Settings, settings_file: Optional[Path], media: bool = False,
            output: Optional[Path] = None) -> Path:
     """Write an archive of this host (database, settings, secret, media if asked); returns its path."""
+    revision = schema.revision_of(settings.database_url)
+    if revision is None:
+        raise BackupError(f"the database {database.shown(settings.database_url)} has no schema yet: nothing to "
+                          f"back up (`skyfleet db upgrade` creates it)")
     now = dt.datetime.now(dt.timezone.utc)
     output = Path(output) if output else default_output(settings, now)
     private_dir(output.parent)
@@ -61,7 +65,7 @@ def create(settings: Settings, settings_file: Optional[Path], media: bool = Fals
         media_files, media_bytes = _media_stats(settings.storage_dir) if media else (0, 0)
         manifest = {
             "format": FORMAT, "skyfleet_version": version(),
-            "schema_revision": schema.revision_of(settings.database_url),
+            "schema_revision": revision,
             "database_dialect": database.dialect(settings.database_url),
             "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "host": socket.gethostname(),
             "contents": {"database": db_name, "settings": SETTINGS if settings_file else None,

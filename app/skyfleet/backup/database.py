@@ -65,7 +65,9 @@ def restore(url: str, src: Path) -> None:
 
 
 def _sqlite_copy(src: Path, dest: Path, journal_mode: str) -> None:
-    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    if not Path(src).is_file():
+        raise BackupError(f"SQLite database {src} does not exist")
+    source = sqlite3.connect(str(src))
     try:
         target = sqlite3.connect(str(dest))
         try:
