@@ -46,6 +46,23 @@ def test_nothing_pending_or_a_new_database_takes_no_backup(host_factory):
     assert schema.revision_of(host.database_url) == "0006"
 
 
+def test_backup_flag_backs_up_a_database_at_the_head_and_never_a_new_one(host_factory):
+    """What Ansible runs at each new release: a backup even when the release brings no migration."""
+    host = host_factory("remote")
+    fresh = host.script("db", "upgrade", "--backup")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "database backup" not in fresh.stdout and not host.settings.backup.dir.exists()
+    before = snapshot(host.database_url)
+    res = host.script("db", "upgrade", "--backup")
+    assert res.returncode == 0, res.stderr
+    assert "Running upgrade" not in res.stderr
+    (line,) = res.stdout.splitlines()
+    assert re.match(r"^database backup: /\S+/skyfleet-db-\d{8}T\d{6}Z-0006\.(sqlite|pgdump)$", line), line
+    copy = host_factory("copy")
+    database.restore(copy.database_url, line.split(": ", 1)[1])
+    assert snapshot(copy.database_url) == before
+
+
 def test_only_the_newest_keep_backups_are_kept(host_factory):
     host = host_factory("remote", extra='[backup]\nkeep = 2\n')
     host.app()
