@@ -1,7 +1,7 @@
 """The `skyfleet` command: the operator's CLI, usable without activating any venv.
 
-It offers the appliance's command groups only (user, camera, db, asset, sync, night, storage, health) and
-`--version`, not Flask's developer CLI; developers reach `run`, `routes` and `shell` through
+It offers the appliance's command groups only (user, camera, db, asset, sync, night, storage, health,
+backup) and `--version`, not Flask's developer CLI; developers reach `run`, `routes` and `shell` through
 `flask --app skyfleet.factory:create_app ...`.
 """
 from __future__ import annotations
@@ -10,10 +10,11 @@ import sys
 
 import click
 from flask.cli import ScriptInfo
-from flask_migrate.cli import db as db_cli
 
 from . import settings as settings_mod
+from .backup_cli import backup_cli
 from .core.version import version
+from .db_cli import db_cli
 from .factory import CLI_GROUPS, create_app
 from .health_cli import health_cli
 from .storage_cli import storage_cli
@@ -36,7 +37,7 @@ def cli_group() -> None:
     pass
 
 
-for _group in (*CLI_GROUPS, db_cli, storage_cli, health_cli):
+for _group in (*CLI_GROUPS, db_cli, storage_cli, health_cli, backup_cli):
     cli_group.add_command(_group)
 
 

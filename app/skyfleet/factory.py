@@ -21,6 +21,7 @@ from . import settings as settings_mod
 from .accounts_cli import user_cli
 from .apikeys import KeyBox, load_or_create_secret
 from .assets_cli import asset_cli
+from .backup.schema import MIGRATIONS_DIR
 from .camera_cli import camera_cli
 from .core import staging
 from .core.storage import LocalStorage as Storage  # the storage of this host: the local filesystem
@@ -39,7 +40,6 @@ from .web.auth import bp as auth_bp
 from .web.blueprint import bp as web_bp
 from .web.media import bp as media_bp
 
-MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 # The appliance's own command groups, on app.cli (`flask --app skyfleet.factory:create_app ...`) and in
 # the operator's `skyfleet` command; `db` (Flask-Migrate) joins app.cli through migrate.init_app.
 CLI_GROUPS = (user_cli, camera_cli, asset_cli, sync_cli, night_cli)

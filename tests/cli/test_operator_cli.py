@@ -10,9 +10,9 @@ import skyfleet
 from skyfleet.core import version as version_mod
 
 BIN = Path(sys.executable).parent
-APP_GROUPS = ["asset", "camera", "db", "health", "night", "storage", "sync", "user"]
+APP_GROUPS = ["asset", "backup", "camera", "db", "health", "night", "storage", "sync", "user"]
 # registered in skyfleet.cli only, not in factory.CLI_GROUPS (they need no app)
-OPERATOR_ONLY = {"storage", "health"}
+OPERATOR_ONLY = {"storage", "health", "backup"}
 FLASK_ONLY = ["run", "routes", "shell"]
 FLASK_OPTIONS = ["--env-file", "--app", "--debug"]
 

@@ -35,24 +35,46 @@ def run_online() -> None:
     # SQLite cannot ALTER most things: batch mode rebuilds tables, so later migrations work there too.
     args.setdefault("render_as_batch", True)
     with engine.connect() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        if sqlite:
-            # Batch mode rebuilds a table by dropping it: with foreign keys enforced, that drop would
-            # cascade into every table that references it (a camera rebuild would delete all assets).
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()
-        try:
+        if connection.dialect.name == "sqlite":
+            _run_sqlite(connection, args)
+        else:
             context.configure(connection=connection, target_metadata=target_metadata, **args)
-            with context.begin_transaction():
+            with context.begin_transaction():  # PostgreSQL: all pending migrations in one transaction
                 context.run_migrations()
-                if sqlite:
-                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                    if broken:
-                        raise RuntimeError(f"migration left rows whose references are missing: {broken[:5]}")
-        finally:
-            if sqlite:
-                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-                connection.commit()
+
+
+def _run_sqlite(connection, args) -> None:
+    """All pending migrations in one transaction, so a failing one leaves the database as it was.
+
+    pysqlite opens transactions only before INSERT/UPDATE/DELETE, so DDL would commit statement by
+    statement: the driver is put in autocommit mode and the transaction begun by hand instead (the
+    SQLAlchemy pysqlite "transactional DDL" recipe), for this connection only.
+    """
+    # Batch mode rebuilds a table by dropping it: with foreign keys enforced, that drop would
+    # cascade into every table that references it (a camera rebuild would delete all assets).
+    # The pragma is a no-op inside a transaction, so it comes first.
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    driver = connection.connection.driver_connection
+    saved = driver.isolation_level
+    driver.isolation_level = None
+    try:
+        connection.exec_driver_sql("BEGIN")
+        # An open transaction is the caller's to end: alembic neither commits nor rolls back.
+        context.configure(connection=connection, target_metadata=target_metadata, transactional_ddl=True, **args)
+        with context.begin_transaction():
+            context.run_migrations()
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left rows whose references are missing: {broken[:5]}")
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        driver.isolation_level = saved
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
 
 
 if context.is_offline_mode():
