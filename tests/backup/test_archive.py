@@ -153,8 +153,10 @@ def test_corrupt_or_truncated_archive_is_refused_and_nothing_is_written(host_fac
                       lambda name, d: d if not name.startswith("database") else d[:-1] + bytes([d[-1] ^ 1]))
     lost_image = rewrite(good, tmp_path / "lost.tar", lambda name, d: d if not name.endswith(".jpg") else None)
     empty_image = rewrite(good, tmp_path / "empty.tar", lambda name, d: d if not name.endswith(".jpg") else b"")
+    unlisted = rewrite(good, tmp_path / "unlisted.tar", lambda name, d: d if name != "manifest.json" else
+                       json.dumps({**json.loads(d), "sha256": {}}).encode())
     target, before, secret = unchanged_target(host_factory)
-    for bad in (truncated, flipped, lost_image, empty_image):
+    for bad in (truncated, flipped, lost_image, empty_image, unlisted):
         res = target.backup("restore", str(bad), "--yes")
         assert res.exit_code == 1, (bad, res.stderr)
         assert "is not a complete skyfleet backup archive" in res.stderr and "nothing was restored" in res.stderr

@@ -123,8 +123,8 @@ class Unpacked:
         return self.manifest.get("schema_revision")
 
     @property
-    def dialect(self) -> str:
-        return self.manifest["database_dialect"]
+    def dialect(self) -> Optional[str]:
+        return self.manifest.get("database_dialect")
 
 
 def unpack(archive: Path, into: Path) -> Unpacked:
@@ -144,13 +144,17 @@ def unpack(archive: Path, into: Path) -> Unpacked:
         raise BackupError(f"{bad} (corrupt or truncated: {exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"{bad} (unknown manifest format)")
-    for name, digest in manifest.get("sha256", {}).items():
+    contents, digests = manifest.get("contents"), manifest.get("sha256")
+    if not (isinstance(contents, dict) and isinstance(digests, dict)
+            and all(contents.get(part) in digests for part in ("database", "secret"))
+            and all(isinstance(name, str) and Path(name).name == name for name in digests)):
+        raise BackupError(f"{bad} (the manifest does not list a database and a server secret)")
+    for name, digest in digests.items():
         if not (into / name).is_file() or sha256_file(str(into / name)) != digest:
             raise BackupError(f"{bad} ({name} is missing or damaged)")
     unpacked = Unpacked(into, manifest)
     media = unpacked.path("media")
     files, size = _media_stats(media) if media and media.is_dir() else (0, 0)
-    contents = manifest["contents"]
     if (files, size) != (contents.get("media_files", 0), contents.get("media_bytes", 0)):
         raise BackupError(f"{bad} (media: {files} file(s), {size} bytes instead of {contents.get('media_files')}, "
                           f"{contents.get('media_bytes')})")
