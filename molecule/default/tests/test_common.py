@@ -37,8 +37,8 @@ def test_secret_key_file_is_private_to_the_service_user(host):
 
 
 def test_cli_on_path_without_a_venv(host):
-    link = host.file("/usr/local/bin/skyfleet")
-    assert link.is_symlink and link.linked_to == f"{VENV}/bin/skyfleet"
+    # through the venv symlink (linked_to would resolve it to the current release)
+    assert host.check_output("readlink /usr/local/bin/skyfleet") == f"{VENV}/bin/skyfleet"
     res = skyfleet(host, "--help")
     assert res.rc == 0, res.stderr
     assert "user" in res.stdout and "sync" in res.stdout
@@ -48,3 +48,14 @@ def test_database_is_migrated(host):
     res = skyfleet(host, "db", "current")
     assert res.rc == 0, res.stderr
     assert re.search(r"\(head\)", res.stdout + res.stderr), res.stdout + res.stderr
+
+
+def test_the_venv_links_to_a_release_of_the_deployed_version(host):
+    venv = host.file(VENV)
+    assert venv.is_symlink, f"{VENV} is not a symlink to a release"
+    release = host.check_output(f"readlink {VENV}")
+    assert release.startswith("/opt/skyfleet/releases/"), release
+    assert host.file(f"{release}/.skyfleet-release").exists, f"{release} was not completely built"
+    installed = skyfleet(host, "--version").stdout.split()[-1]
+    assert host.file("/opt/skyfleet/deployed-version").content_string == f"{installed}\n"
+    assert release.rsplit("/", 1)[-1].startswith(f"{installed}-"), f"{release} is not a release of {installed}"
