@@ -1,7 +1,7 @@
 """`skyfleet db ...`: Flask-Migrate's commands, with an `upgrade` that backs the database up first.
 
-When migrations are pending (or with --backup) and the database already has a schema, `upgrade` takes a consistent backup
-into [backup] dir (backup/preupgrade.py) and prints `database backup: PATH` before migrating. The
+When migrations are pending (or with --backup) and the database already has a schema, `upgrade` takes a
+consistent backup into [backup] dir (backup/preupgrade.py) and prints `database backup: PATH` before migrating. The
 migrations run in one transaction (migrations/env.py), so a failing one leaves the database as it was:
 exit code 1, the error and the backup's path on stderr. Alembic's own lines ("Running upgrade ...")
 stay as they are: the Ansible role reads them to report a change.

@@ -8,6 +8,7 @@ connection, roles path, vault password file).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -18,8 +19,9 @@ from typing import Dict, Iterable, List
 import yaml
 
 # what a failed run must leave as it was: the services' processes and the deployed files
-WATCHED_UNITS = ["apache2.service", "nginx.service", "skyfleet-web.service", "indiserver.service",
-                 "skyfleet-capture.service", "skyfleet-upload@1.service"]
+WATCHED_UNITS = ["apache2.service", "nginx.service", "skyfleet-web.service", "skyfleet-syncapi.service",
+                 "indiserver.service", "skyfleet-capture.service", "skyfleet-upload@1.service",
+                 "skyfleet-upload@2.service"]
 WATCHED_DIRS = ["/etc/skyfleet", "/etc/ssl/skyfleet", "/etc/apache2/sites-available", "/etc/nginx/sites-available",
                 "/opt/skyfleet/venv/bin"]
 
@@ -85,6 +87,14 @@ class Run:
 
     def failed_with(self, *phrases: str) -> bool:
         return self.rc != 0 and all(p in self.output for p in phrases)
+
+    def recap(self) -> Dict[str, Dict[str, int]]:
+        """PLAY RECAP: host -> {"ok": n, "changed": n, "failed": n, ...}."""
+        return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+                for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", self.output, re.MULTILINE)}
+
+    def explain(self) -> str:
+        return f"exit {self.rc}; last lines:\n" + "\n".join(self.output.splitlines()[-40:])
 
 
 def deployed_sources() -> List[str]:

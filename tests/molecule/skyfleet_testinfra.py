@@ -119,6 +119,30 @@ def latest_asset(host, kind: str = "image") -> Optional[dict]:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+
+# the service user's view of the database (as the services open it), for a question the CLI has no command for
+_IMAGE_TAKEN_AT = """
+import datetime as dt, sys
+from sqlalchemy import func, select
+from skyfleet import settings
+from skyfleet.db_setup import session_factory
+from skyfleet.models import Asset, Camera
+camera, at = sys.argv[1], dt.datetime.fromisoformat(sys.argv[2])
+s = settings.load()
+with session_factory(s.database_url, s.sqlite_busy_timeout_ms)() as db:
+    print(db.scalar(select(func.count()).select_from(Asset).join(Camera).where(
+        Asset.kind == "image", Camera.name == camera,
+        Asset.create_date_utc.between(at - dt.timedelta(seconds=1), at + dt.timedelta(seconds=1)))))
+"""
+
+
+def has_image_taken_at(host, camera: str, create_date_utc: str) -> bool:
+    """Whether `host` stores an image of camera `camera` taken at `create_date_utc` (ISO, to the second)."""
+    code = shlex.quote(_IMAGE_TAKEN_AT)
+    out = host.check_output(f"cd {DATA_DIR} && runuser -u {SERVICE_USER} -- env SKYFLEET_CONFIG={CONFIG_FILE} "
+                            f"{VENV}/bin/python -c {code} {shlex.quote(camera)} {shlex.quote(create_date_utc)}")
+    return int(out.strip()) > 0
+
 # --- HTTP from inside a host ---------------------------------------------------------------
 def curl(host, url: str, *options: str, output: str = "/dev/null"):
     """curl inside `host`; returns (status code, stderr). -k is never used: TLS must verify."""
