@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from skyfleet_testinfra import VENV, first_of_group, only_on, skyfleet, variables, wait_for
+from skyfleet_testinfra import CERT_FILE, VENV, curl, first_of_group, only_on, skyfleet, variables, wait_for
 
 PREVIOUS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "previous"
 SNAPSHOT_SCRIPT = (Path(__file__).resolve().parent.parent / "files" / "snapshot.py").read_text()
@@ -147,3 +147,14 @@ def test_a_frame_captured_after_the_upgrade_reaches_the_remote(host):
 def _explain_missing_snapshot():
     if not PREVIOUS.is_dir():
         pytest.fail(f"{PREVIOUS} is missing: run this scenario with molecule test -s upgrade (prepare.yml)")
+
+
+def test_the_upgraded_remote_serves_through_its_proxy(host):
+    only_on(host, "remote")
+    proxy = variables(host).get("skyfleet_proxy_server", "apache")
+    running, other = ("nginx.service", "apache2.service") if proxy == "nginx" else ("apache2.service", "nginx.service")
+    assert host.service(running).is_running and host.service(running).is_enabled, f"{running} after the upgrade"
+    assert not host.service(other).is_running, f"{other} runs beside {running}"
+    name = name_of(host)
+    code, err = curl(host, f"https://{name}/login", "--cacert", CERT_FILE, "--resolve", f"{name}:443:127.0.0.1")
+    assert code == "200", f"https://{name}/login through {proxy} after the upgrade: {code} {err}"

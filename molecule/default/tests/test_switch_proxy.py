@@ -1,0 +1,91 @@
+"""Switching a converged remote's web server with site.yml alone, to the proxy it does not run.
+
+The switch must leave exactly one proxy running and enabled (the other stopped and disabled, so it
+cannot take ports 80/443 at the next boot), serve the web UI over HTTPS with the same certificate, and
+carry the camera's uploads: a frame taken after the switch reaches the remote through the new proxy.
+
+One site.yml run (about two minutes): in trixie (Apache -> nginx) and bullseye (nginx -> Apache), so each
+proxy is converged on every Debian release and the switch is proven both ways. The file runs last (its
+name sorts after every other test file): the remote is left on the other proxy.
+"""
+import datetime as dt
+import os
+
+import pytest
+from playbook_runs import run_site, set_host_vars
+from skyfleet_testinfra import CERT_FILE, curl, has_image_taken_at, latest_asset, variables, wait_for
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("MOLECULE_SCENARIO_NAME", "default") not in ("trixie", "bullseye"),
+    reason="the proxy switch (a site.yml run) runs in the trixie and bullseye scenarios only")
+
+UNITS = {"apache": "apache2.service", "nginx": "nginx.service"}
+DELIVERY_TIMEOUT = 180  # seconds: the upload workers' back-off after the proxy went away, then the upload
+
+
+def proxy_state(handle) -> dict:
+    """unit -> (active, enabled) for both web servers."""
+    state = {}
+    for unit in UNITS.values():
+        active = handle.run(f"systemctl is-active {unit}").stdout.strip()
+        enabled = handle.run(f"systemctl is-enabled {unit}").stdout.strip()
+        state[unit] = (active, enabled)
+    return state
+
+
+def serves_the_ui(handle, name: str) -> tuple:
+    return curl(handle, f"https://{name}/login", "--cacert", CERT_FILE, "--resolve", f"{name}:443:127.0.0.1")
+
+
+def server_header(handle, name: str) -> str:
+    out = handle.run(f"curl -sS -o /dev/null -D - --max-time 20 --cacert {CERT_FILE} "
+                     f"--resolve {name}:443:127.0.0.1 https://{name}/login").stdout
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines()
+                 if line.lower().startswith("server:")), "")
+
+
+def switch_to(inventory, remote_name: str, proxy: str, no_secret_shown):
+    set_host_vars(inventory, remote_name, {"skyfleet_proxy_server": proxy})
+    run = run_site(inventory)
+    no_secret_shown.append(run)
+    assert run.rc == 0, run.explain()
+
+
+def assert_serves_through(proxy: str, remote, remote_name: str, local, camera_host: str) -> None:
+    other = next(p for p in UNITS if p != proxy)
+    state = proxy_state(remote)
+    assert state[UNITS[proxy]] == ("active", "enabled"), state
+    assert state[UNITS[other]][0] != "active" and state[UNITS[other]][1] != "enabled", state
+    code, err = serves_the_ui(remote, remote_name)
+    assert code == "200", f"https://{remote_name}/login through {proxy}: {code} {err}"
+    header = server_header(remote, remote_name).lower()
+    assert header.startswith(proxy), f"Server: {header!r} after switching to {proxy}"
+
+    switched_at = dt.datetime.now(dt.timezone.utc)
+    # a frame the camera host took after the switch, delivered through the new proxy
+    taken = wait_for(lambda: _taken_after(latest_asset(local), switched_at), 120)
+    assert taken, f"{camera_host} took no frame within 120 s of the switch to {proxy}"
+    delivered = wait_for(lambda: has_image_taken_at(remote, taken["camera"], taken["create_date_utc"]),
+                         DELIVERY_TIMEOUT)
+    assert delivered, (f"the frame {taken['create_date_utc']} did not reach {remote_name} through {proxy} "
+                       f"within {DELIVERY_TIMEOUT} s (latest there: {latest_asset(remote)})")
+
+
+def _taken_after(asset, when: dt.datetime):
+    if not asset:
+        return None
+    return asset if dt.datetime.fromisoformat(asset["create_date_utc"]).replace(tzinfo=dt.timezone.utc) > when else None
+
+
+def test_the_remote_switches_to_the_other_proxy(inventory, hosts, no_secret_shown):
+    groups, handles = hosts
+    remote_name, camera_host = groups["remote"][0], groups["local"][0]
+    remote, local = handles[remote_name], handles[camera_host]
+    own = variables(remote).get("skyfleet_proxy_server", "apache")
+    other = next(p for p in UNITS if p != own)
+    assert_serves_through(own, remote, remote_name, local, camera_host)
+
+    switch_to(inventory, remote_name, other, no_secret_shown)
+    assert_serves_through(other, remote, remote_name, local, camera_host)
+    check = remote.run("nginx -t" if other == "nginx" else "apache2ctl configtest")
+    assert check.rc == 0, check.stderr
