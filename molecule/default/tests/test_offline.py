@@ -10,7 +10,6 @@ import pytest
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-
 from skyfleet_testinfra import VENV, is_local, variables
 
 REPO = Path(__file__).resolve().parents[3]

@@ -132,7 +132,8 @@ def download(pins: list[str], dest: Path, python_full: str, machine: str, glibc:
         if missing:
             raise WheelhouseError(
                 f"no binary wheel of {missing.group(1)} for CPython {python_full} on {machine} (glibc {glibc}): "
-                f"skyfleet_app_offline needs a wheel of every pin in the requirements; pip said:\n{result.stderr.strip()}")
+                "skyfleet_app_offline needs a wheel of every pin in the requirements; pip said:\n"
+                + result.stderr.strip())
         raise WheelhouseError(f"pip download failed (exit {result.returncode}):\n{(result.stderr or '').strip()}")
     names = {re.split(r"[=\[]", pin)[0].lower().replace("_", "-") for pin in pins}
     wheels = {path.name.split("-")[0].lower().replace("_", "-") for path in dest.glob("*.whl")}
