@@ -55,6 +55,7 @@ def test_venv_holds_exactly_the_pins_for_the_hosts_python(host):
     got = {}
     for line in freeze.splitlines():
         name, _, version = line.partition("==")
+        name = name.split(" @ ")[0]   # skyfleet itself: "skyfleet @ file:///opt/skyfleet/dist/..."
         if canonicalize_name(name) not in ("skyfleet", "pkg-resources"):
             got[canonicalize_name(name)] = version
     assert got == want
