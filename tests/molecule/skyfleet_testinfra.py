@@ -32,6 +32,17 @@ def groups_of(host) -> list:
     return variables(host).get("group_names", [])
 
 
+PROXIES = {  # skyfleet_proxy_server -> unit, configuration test, site file
+    "apache": ("apache2.service", "apache2ctl configtest", "/etc/apache2/sites-enabled/skyfleet.conf"),
+    "nginx": ("nginx.service", "nginx -t", "/etc/nginx/sites-enabled/skyfleet.conf"),
+}
+
+
+def proxy_of(host) -> str:
+    """The web server the inventory gives `host` (skyfleet_proxy_server)."""
+    return variables(host).get("skyfleet_proxy_server", "apache")
+
+
 def is_remote(host) -> bool:
     return "remote" in groups_of(host)
 

@@ -21,6 +21,7 @@ from skyfleet_testinfra import (
     assert_service_ok,
     journal,
     only_on,
+    proxy_of,
     unit_property,
     variables,
 )
@@ -43,10 +44,6 @@ HARDENING = {
 @pytest.fixture(autouse=True)
 def _remote_only(host):
     only_on(host, "remote")
-
-
-def proxy_of(host) -> str:
-    return variables(host).get("skyfleet_proxy_server", "apache")
 
 
 def name_of(host) -> str:

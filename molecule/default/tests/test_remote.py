@@ -6,11 +6,13 @@ from skyfleet_testinfra import (
     BASE_PATH,
     CERT_FILE,
     KEY_FILE,
+    PROXIES,
     SERVICE_USER,
     assert_file,
     assert_service_ok,
     curl,
     only_on,
+    proxy_of,
     skyfleet,
     unit_property,
     variables,
@@ -20,16 +22,6 @@ from skyfleet_testinfra import (
 @pytest.fixture(autouse=True)
 def _remote_only(host):
     only_on(host, "remote")
-
-
-PROXIES = {  # skyfleet_proxy_server -> unit, configuration test, site file
-    "apache": ("apache2.service", "apache2ctl configtest", "/etc/apache2/sites-enabled/skyfleet.conf"),
-    "nginx": ("nginx.service", "nginx -t", "/etc/nginx/sites-enabled/skyfleet.conf"),
-}
-
-
-def proxy_of(host) -> str:
-    return variables(host).get("skyfleet_proxy_server", "apache")
 
 
 @pytest.mark.parametrize("unit", ["proxy", "skyfleet-web.socket", "skyfleet-web.service"])

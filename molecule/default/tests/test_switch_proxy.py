@@ -13,20 +13,19 @@ import os
 
 import pytest
 from playbook_runs import run_site, set_host_vars
-from skyfleet_testinfra import CERT_FILE, curl, has_image_taken_at, latest_asset, variables, wait_for
+from skyfleet_testinfra import CERT_FILE, PROXIES, curl, has_image_taken_at, latest_asset, proxy_of, wait_for
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("MOLECULE_SCENARIO_NAME", "default") not in ("trixie", "bullseye"),
     reason="the proxy switch (a site.yml run) runs in the trixie and bullseye scenarios only")
 
-UNITS = {"apache": "apache2.service", "nginx": "nginx.service"}
 DELIVERY_TIMEOUT = 180  # seconds: the upload workers' back-off after the proxy went away, then the upload
 
 
 def proxy_state(handle) -> dict:
     """unit -> (active, enabled) for both web servers."""
     state = {}
-    for unit in UNITS.values():
+    for unit, _, _ in PROXIES.values():
         active = handle.run(f"systemctl is-active {unit}").stdout.strip()
         enabled = handle.run(f"systemctl is-enabled {unit}").stdout.strip()
         state[unit] = (active, enabled)
@@ -50,10 +49,10 @@ def switch_to(inventory, remote_name: str, proxy: str, no_secret_shown):
 
 
 def assert_serves_through(proxy: str, remote, remote_name: str, local, camera_host: str) -> None:
-    other = next(p for p in UNITS if p != proxy)
+    other = next(p for p in PROXIES if p != proxy)
     state = proxy_state(remote)
-    assert state[UNITS[proxy]] == ("active", "enabled"), state
-    assert state[UNITS[other]][0] != "active" and state[UNITS[other]][1] != "enabled", state
+    assert state[PROXIES[proxy][0]] == ("active", "enabled"), state
+    assert state[PROXIES[other][0]][0] != "active" and state[PROXIES[other][0]][1] != "enabled", state
     code, err = serves_the_ui(remote, remote_name)
     assert code == "200", f"https://{remote_name}/login through {proxy}: {code} {err}"
     listener = listener_on_443(remote)
@@ -80,11 +79,11 @@ def test_the_remote_switches_to_the_other_proxy(inventory, hosts, no_secret_show
     groups, handles = hosts
     remote_name, camera_host = groups["remote"][0], groups["local"][0]
     remote, local = handles[remote_name], handles[camera_host]
-    own = variables(remote).get("skyfleet_proxy_server", "apache")
-    other = next(p for p in UNITS if p != own)
+    own = proxy_of(remote)
+    other = next(p for p in PROXIES if p != own)
     assert_serves_through(own, remote, remote_name, local, camera_host)
 
     switch_to(inventory, remote_name, other, no_secret_shown)
     assert_serves_through(other, remote, remote_name, local, camera_host)
-    check = remote.run("nginx -t" if other == "nginx" else "apache2ctl configtest")
+    check = remote.run(PROXIES[other][1])
     assert check.rc == 0, check.stderr

@@ -8,7 +8,18 @@ import shlex
 from pathlib import Path
 
 import pytest
-from skyfleet_testinfra import CERT_FILE, VENV, curl, first_of_group, only_on, skyfleet, variables, wait_for
+from skyfleet_testinfra import (
+    CERT_FILE,
+    PROXIES,
+    VENV,
+    curl,
+    first_of_group,
+    only_on,
+    proxy_of,
+    skyfleet,
+    variables,
+    wait_for,
+)
 
 PREVIOUS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "previous"
 SNAPSHOT_SCRIPT = (Path(__file__).resolve().parent.parent / "files" / "snapshot.py").read_text()
@@ -151,8 +162,9 @@ def _explain_missing_snapshot():
 
 def test_the_upgraded_remote_serves_through_its_proxy(host):
     only_on(host, "remote")
-    proxy = variables(host).get("skyfleet_proxy_server", "apache")
-    running, other = ("nginx.service", "apache2.service") if proxy == "nginx" else ("apache2.service", "nginx.service")
+    proxy = proxy_of(host)
+    running = PROXIES[proxy][0]
+    other = next(unit for name, (unit, _, _) in PROXIES.items() if name != proxy)
     assert host.service(running).is_running and host.service(running).is_enabled, f"{running} after the upgrade"
     assert not host.service(other).is_running, f"{other} runs beside {running}"
     name = name_of(host)
