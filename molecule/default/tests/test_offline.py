@@ -68,6 +68,8 @@ def test_wheelhouse_is_on_the_host(host):
     assert listing[0].startswith(host.check_output("python3 -c 'import platform; print(platform.python_version())'"))
     assert host.file(wheelhouse).is_directory
     assert host.file(f"{wheelhouse}/.skyfleet-wheelhouse").exists
+    # written after the whole copy, naming its key: later runs skip the copy
+    assert host.file(f"{wheelhouse}/.skyfleet-copied").content_string.strip() == listing[0]
     wheels = host.check_output(f"ls {wheelhouse}").split()
     assert any(name.startswith("Flask-") or name.startswith("flask-") for name in wheels)
 
