@@ -19,7 +19,6 @@ from skyfleet.extensions import db
 from skyfleet.factory import create_app
 from tests.helpers import retention
 from tests.helpers.databases import drop_own_database, own_database_url
-from tests.web.conftest import cheap_password_hashing  # noqa: F401 (autouse fixture)
 
 SCRIPT = Path(sys.executable).parent / "skyfleet"
 

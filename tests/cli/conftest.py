@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PG_URL
-from tests.web.conftest import cheap_password_hashing  # noqa: F401 (autouse fixture)
 
 SCRIPT = Path(sys.executable).parent / "skyfleet"
 

@@ -2,7 +2,7 @@
 force, the last prunes and the active alerts."""
 from skyfleet.extensions import db
 from skyfleet.models import AlertState
-from tests.web.conftest import ADMIN, ADMIN_PW, add_user, cheap_password_hashing, login  # noqa: F401 (fixture)
+from tests.web.conftest import ADMIN, ADMIN_PW, add_user, login
 
 from .conftest import NOW, add_camera, add_image, add_prune
 

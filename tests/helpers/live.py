@@ -1,4 +1,4 @@
-"""A real skyfleet server: `skyfleet db upgrade`, a SyncAPI user via the CLI, gunicorn on loopback."""
+"""A real skyfleet server: its database migrated and a SyncAPI account, gunicorn on loopback."""
 from __future__ import annotations
 
 import contextlib
@@ -62,9 +62,27 @@ class LiveServer:
         # Keep everything and never prune unless the test says otherwise (tests/helpers/retention.py).
         keep = "" if "[retention]" in self.extra_settings else retention.toml()
         self.config.write_text("\n".join(lines) + "\n" + self.extra_settings + keep)
-        self.cli("db", "upgrade")
-        self.cli("user", "add", self.user, "--password-stdin", stdin="live-server-pw\n")
-        self.cli("user", "apikey", self.user, "--stdin", stdin=self.key + "\n")
+        self.add_sync_account()
+
+    def add_sync_account(self) -> None:
+        """The database at head with the SyncAPI account, made in this process from the settings file
+        gunicorn reads (three `skyfleet` processes cost several seconds of CPU per server; the CLI itself
+        is tested in tests/cli)."""
+        from flask_migrate import upgrade
+
+        from skyfleet import accounts
+        from skyfleet.extensions import db
+        from skyfleet.factory import create_app
+        from skyfleet.settings import load
+
+        app = create_app(load(self.config))
+        with app.app_context():
+            upgrade()
+            user = accounts.add(db.session, self.user, "live-server-pw")
+            accounts.set_api_key(user, self.key, app.extensions["skyfleet"].keybox)
+            db.session.commit()
+            db.session.remove()
+            db.engine.dispose()
 
     def start(self) -> None:
         log = open(self.root / "gunicorn.log", "ab")

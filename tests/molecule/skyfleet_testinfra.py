@@ -6,6 +6,7 @@ Hosts are told apart by their inventory groups (remote = web server, local = cam
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import time
 from typing import Callable, Optional
@@ -21,6 +22,14 @@ CERT_FILE = "/etc/ssl/skyfleet/skyfleet.crt"
 KEY_FILE = "/etc/ssl/skyfleet/skyfleet.key"
 BASE_PATH = "/indi-allsky"
 JPEG_MAGIC = "ffd8ff"
+
+
+# --- scenarios -----------------------------------------------------------------------------
+def only_in_scenarios(*names: str, why: str):
+    """Mark tests (each a costly site.yml run) that run in the named molecule scenarios only: every
+    scenario reuses these files, and a check that does not depend on the release need not run in each."""
+    scenario = os.environ.get("MOLECULE_SCENARIO_NAME", "default")
+    return pytest.mark.skipif(scenario not in names, reason=f"{why}: in the {' and '.join(names)} scenario only")
 
 
 # --- inventory -----------------------------------------------------------------------------

@@ -19,16 +19,6 @@ VIEWER, VIEWER_PW = "viewer", "viewer password 1"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
-# Production hashes take ~0.2 s each (accounts.PRODUCTION_PASSWORD_HASH, asserted in test_sessions.py);
-# the web tests hash hundreds of passwords, so they use a cheap scrypt.
-TEST_PASSWORD_HASH = "scrypt:1024:8:1"
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(accounts, "PASSWORD_HASH_METHOD", TEST_PASSWORD_HASH)
-
-
 def add_user(app, username: str, password: str, admin: bool = False, active: bool = True) -> int:
     with app.app_context():
         user = accounts.add(db.session, username, password, admin=admin)

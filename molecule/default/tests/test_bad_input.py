@@ -3,6 +3,11 @@ names the problem, and leave the running services and the deployed files exactly
 
 These tests run once (not per host): they drive ansible-playbook from the controller with a broken copy
 of the scenario's inventory (tests/molecule/playbook_runs.py).
+
+Each is a site.yml run (a preflight refusal about 40 s, the others about two minutes). What the preflight
+checks is worked out on the controller from the inventory and the facts, the same on every release, so
+those run in the default scenario only; the two that go further, where a camera host that is its own
+remote takes another path, run in bullseye (one host in both groups) too.
 """
 import os
 import secrets as random_secrets
@@ -12,7 +17,10 @@ import subprocess
 import pytest
 import yaml
 from playbook_runs import run_site, set_host_vars
-from skyfleet_testinfra import account_keys, skyfleet, skyfleet_with_stdin
+from skyfleet_testinfra import account_keys, only_in_scenarios, skyfleet, skyfleet_with_stdin
+
+PREFLIGHT = only_in_scenarios("default", why="a preflight refusal, decided on the controller")
+BOTH_SHAPES = only_in_scenarios("default", "bullseye", why="a run past the preflight, two hosts or one in both groups")
 
 
 def camera_host(hosts) -> str:
@@ -26,6 +34,7 @@ def camera_key(inventory, camera: str) -> str:
     return yaml.safe_load(plain)["vault_skyfleet_syncapi_api_keys"][camera]
 
 
+@PREFLIGHT
 def test_missing_vault_value_names_the_vault_variable(inventory, hosts, unchanged, no_secret_shown):
     camera = camera_host(hosts)
     (inventory / "group_vars" / "local" / "vault.yml").unlink()
@@ -40,6 +49,7 @@ def test_missing_vault_value_names_the_vault_variable(inventory, hosts, unchange
 # The example inventory's placeholders (its vault password is in README.md) and the demo's values (its
 # password file is committed) are public: outside the demo (skyfleet_common_demo_inventory) they are refused.
 @pytest.mark.parametrize("case", ["demo value outside the demo", "example value"])
+@PREFLIGHT
 def test_published_secret_is_refused_by_name_without_showing_it(inventory, hosts, unchanged, no_secret_shown, case):
     camera = camera_host(hosts)
     if case == "example value":
@@ -58,6 +68,7 @@ def test_published_secret_is_refused_by_name_without_showing_it(inventory, hosts
                                "vault_skyfleet_app_health_metrics_token"), run.explain()
 
 
+@PREFLIGHT
 def test_extra_remote_reusing_a_key_is_refused_by_name(inventory, hosts, unchanged, no_secret_shown):
     groups, _ = hosts
     camera, remote = camera_host(hosts), groups["remote"][0]
@@ -70,6 +81,7 @@ def test_extra_remote_reusing_a_key_is_refused_by_name(inventory, hosts, unchang
                            "skyfleet_syncapi_api_key (remote 'remote')"), run.explain()
 
 
+@PREFLIGHT
 def test_emergency_floor_above_the_floor_is_refused_by_name(inventory, hosts, unchanged, no_secret_shown):
     set_host_vars(inventory, camera_host(hosts), {"skyfleet_app_retention_floor_percent": 5,
                                                   "skyfleet_app_retention_emergency_floor_percent": 8})
@@ -79,6 +91,7 @@ def test_emergency_floor_above_the_floor_is_refused_by_name(inventory, hosts, un
                            "skyfleet_app_retention_floor_percent (got 8)"), run.explain()
 
 
+@PREFLIGHT
 def test_typo_in_a_variable_is_refused_by_name(inventory, hosts, unchanged, no_secret_shown):
     set_host_vars(inventory, camera_host(hosts), {"skyfleet_camera_perod": 30})
     run = run_site(inventory, "--limit", camera_host(hosts))
@@ -86,6 +99,7 @@ def test_typo_in_a_variable_is_refused_by_name(inventory, hosts, unchanged, no_s
     assert run.failed_with(f"Unknown variable(s) on {camera_host(hosts)}: skyfleet_camera_perod"), run.explain()
 
 
+@BOTH_SHAPES
 def test_wrong_api_key_is_refused_before_it_is_installed(inventory, hosts, unchanged, no_secret_shown):
     groups, _ = hosts
     camera, remote = camera_host(hosts), groups["remote"][0]
@@ -109,6 +123,7 @@ def test_wrong_api_key_is_refused_before_it_is_installed(inventory, hosts, uncha
     assert wrong not in run.output
 
 
+@PREFLIGHT
 def test_unsupported_distribution_is_refused_with_its_name(inventory, hosts, unchanged, no_secret_shown):
     name = camera_host(hosts)
     host = hosts[1][name]
@@ -127,6 +142,7 @@ def test_unsupported_distribution_is_refused_with_its_name(inventory, hosts, unc
 # Not bad input, but a rerun too, as after an upgrade: the one account every camera host shared before
 # each got its own (skyfleet-sync, a public name) still has a key and owns the cameras. The next run
 # revokes its key and hands each camera host's cameras to that host's own account.
+@BOTH_SHAPES
 def test_rerun_revokes_the_shared_account_and_hands_its_cameras_over(inventory, hosts, no_secret_shown):
     groups, handles = hosts
     server = handles[groups["remote"][0]]

@@ -7,16 +7,13 @@ The file runs last: the remote-down run deploys the scenario's own inventory aga
 capture period the one-variable test changed.
 """
 import datetime as dt
-import os
 
 import pytest
 import tomllib
 from playbook_runs import run_site, set_host_vars, state_of
-from skyfleet_testinfra import CONFIG_FILE, has_image_taken_at, latest_asset, wait_for
+from skyfleet_testinfra import CONFIG_FILE, has_image_taken_at, latest_asset, only_in_scenarios, wait_for
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME", "default") != "default",
-    reason="site.yml reruns (about 2 minutes each) run in the default scenario only")
+pytestmark = only_in_scenarios("default", why="site.yml reruns (about 2 minutes each)")
 
 DELIVERY_TIMEOUT = 180  # seconds: the workers' retry back-off after failed attempts, then the upload
 PROXIES = ["apache2.service", "nginx.service"]

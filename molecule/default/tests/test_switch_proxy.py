@@ -9,15 +9,20 @@ proxy is converged on every Debian release and the switch is proven both ways. T
 name sorts after every other test file): the remote is left on the other proxy.
 """
 import datetime as dt
-import os
 
-import pytest
 from playbook_runs import run_site, set_host_vars
-from skyfleet_testinfra import CERT_FILE, PROXIES, curl, has_image_taken_at, latest_asset, proxy_of, wait_for
+from skyfleet_testinfra import (
+    CERT_FILE,
+    PROXIES,
+    curl,
+    has_image_taken_at,
+    latest_asset,
+    only_in_scenarios,
+    proxy_of,
+    wait_for,
+)
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME", "default") not in ("trixie", "bullseye"),
-    reason="the proxy switch (a site.yml run) runs in the trixie and bullseye scenarios only")
+pytestmark = only_in_scenarios("trixie", "bullseye", why="the proxy switch (a site.yml run)")
 
 DELIVERY_TIMEOUT = 180  # seconds: the upload workers' back-off after the proxy went away, then the upload
 
