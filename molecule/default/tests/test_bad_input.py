@@ -4,10 +4,11 @@ names the problem, and leave the running services and the deployed files exactly
 These tests run once (not per host): they drive ansible-playbook from the controller with a broken copy
 of the scenario's inventory (tests/molecule/playbook_runs.py).
 
-Each is a site.yml run (a preflight refusal about 40 s, the others about two minutes). What the preflight
-checks is worked out on the controller from the inventory and the facts, the same on every release, so
-those run in the default scenario only; the two that go further, where a camera host that is its own
-remote takes another path, run in bullseye (one host in both groups) too.
+Each is a site.yml run: a preflight refusal about 10 s, the two that get further three to six minutes
+beside the other lanes. What the preflight checks is worked out on the controller from the inventory and
+the facts, the same on every release, so those run in the default scenario only; the two that go further,
+where a camera host that is its own remote takes another path, run in bullseye (one host in both groups)
+too.
 """
 import os
 import secrets as random_secrets
