@@ -70,18 +70,16 @@ class LiveServer:
         is tested in tests/cli)."""
         from flask_migrate import upgrade
 
-        from skyfleet import accounts
         from skyfleet.extensions import db
         from skyfleet.factory import create_app
         from skyfleet.settings import load
+        from tests.conftest import add_api_user
 
         app = create_app(load(self.config))
         with app.app_context():
             upgrade()
-            user = accounts.add(db.session, self.user, "live-server-pw")
-            accounts.set_api_key(user, self.key, app.extensions["skyfleet"].keybox)
-            db.session.commit()
-            db.session.remove()
+        add_api_user(app, self.user, self.key)
+        with app.app_context():
             db.engine.dispose()
 
     def start(self) -> None:

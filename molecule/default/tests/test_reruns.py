@@ -11,12 +11,12 @@ import datetime as dt
 import pytest
 import tomllib
 from playbook_runs import run_site, set_host_vars, state_of
-from skyfleet_testinfra import CONFIG_FILE, has_image_taken_at, latest_asset, only_in_scenarios, wait_for
+from skyfleet_testinfra import CONFIG_FILE, PROXIES, has_image_taken_at, latest_asset, only_in_scenarios, wait_for
 
 pytestmark = only_in_scenarios("default", why="site.yml reruns (about 2 minutes each)")
 
 DELIVERY_TIMEOUT = 180  # seconds: the workers' retry back-off after failed attempts, then the upload
-PROXIES = ["apache2.service", "nginx.service"]
+PROXY_UNITS = [unit for unit, _, _ in PROXIES.values()]
 
 
 def units_of(handle) -> dict:
@@ -70,8 +70,8 @@ def test_camera_host_deploys_while_its_remote_is_down_and_the_queue_delivers_aft
     if camera == remote_name:
         pytest.skip("the camera host is its own remote")
     local, remote = handles[camera], handles[remote_name]
-    proxies = [unit for unit in PROXIES if remote.service(unit).is_running]
-    assert proxies, f"no proxy ({', '.join(PROXIES)}) runs on {remote_name}"
+    proxies = [unit for unit in PROXY_UNITS if remote.service(unit).is_running]
+    assert proxies, f"no proxy ({', '.join(PROXY_UNITS)}) runs on {remote_name}"
     last_delivered = latest_asset(remote)
     assert last_delivered, f"{remote_name} holds no image yet"
 
