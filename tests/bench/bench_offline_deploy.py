@@ -106,7 +106,7 @@ def task_seconds(output: str, task: str) -> float:
 
 def prepare(inventory: Path, limit: str) -> None:
     """The test harness's plumbing (this machine's CA certificates for pip), as molecule's prepare step."""
-    ansible_playbook(inventory, REPO / "molecule" / "default" / "prepare.yml", "--limit", limit)
+    ansible_playbook(inventory, REPO / "molecule" / "shared" / "prepare.yml", "--limit", limit)
 
 
 def deploy_camera(root: Path, mode: str, round_no: int, warm_cache: Path) -> Deploy:

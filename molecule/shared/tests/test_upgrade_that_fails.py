@@ -1,6 +1,7 @@
-"""A release whose migration fails, deployed over the upgraded hosts (after test_upgrade.py): each host
-fails naming the error and the backup, the database and the settings stay as they were, the web keeps
-serving on the release it had, and capture and uploads (stopped for the migration) run again on it.
+"""A release whose migration fails, deployed over the upgraded hosts (upgrade scenario; the file runs last:
+its name sorts after every other test file): each host fails naming the error and the backup, the database
+and the settings stay as they were, the web keeps serving on the release it had, and capture and uploads
+(stopped for the migration) run again on it.
 
 The failing release is this tree's app with one migration more, which creates a table and then raises.
 """
@@ -12,7 +13,17 @@ from pathlib import Path
 
 import pytest
 from playbook_runs import WATCHED_DIRS, deployed_sources, molecule_env, run_site, state_of
-from skyfleet_testinfra import CONFIG_FILE, VENV, has_image_taken_at, latest_asset, skyfleet, wait_for
+from skyfleet_testinfra import (
+    CONFIG_FILE,
+    VENV,
+    has_image_taken_at,
+    latest_asset,
+    only_in_scenarios,
+    skyfleet,
+    wait_for,
+)
+
+pytestmark = only_in_scenarios("upgrade", why="a failing release over the upgraded pair (two site.yml runs)")
 
 FAILURE = "this migration fails on purpose"
 STEADY_UNITS = ["apache2.service", "nginx.service", "skyfleet-web.service", "skyfleet-syncapi.service",

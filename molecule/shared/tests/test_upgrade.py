@@ -14,6 +14,7 @@ from skyfleet_testinfra import (
     VENV,
     curl,
     first_of_group,
+    only_in_scenarios,
     only_on,
     proxy_of,
     skyfleet,
@@ -21,8 +22,10 @@ from skyfleet_testinfra import (
     wait_for,
 )
 
+pytestmark = only_in_scenarios("upgrade", why="what the previous release left (molecule/upgrade/prepare.yml)")
+
 PREVIOUS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "previous"
-SNAPSHOT_SCRIPT = (Path(__file__).resolve().parent.parent / "files" / "snapshot.py").read_text()
+SNAPSHOT_SCRIPT = (Path(__file__).resolve().parents[2] / "upgrade" / "files" / "snapshot.py").read_text()
 DELIVERY_TIMEOUT = 240  # seconds: the queue left by the previous release, then one frame taken after the upgrade
 
 

@@ -2,9 +2,10 @@
 one-variable change that restarts only the unit that reads it, and a camera host deployed while its remote
 is down, whose queue delivers once the remote is back.
 
-Each run costs about two minutes, so these run in the default scenario only, and once (not per host).
-The file runs last: the remote-down run deploys the scenario's own inventory again, which puts back the
-capture period the one-variable test changed.
+Each run costs about two minutes, so each runs once (not per host) in one scenario: the dry run and the
+remote-down deploy on the upgraded pair (upgrade; molecule's idempotence step runs in trixie and
+bullseye), the one-variable change in trixie, whose proxy switch (test_switch_proxy.py, after this file)
+deploys the scenario's own inventory again and so puts the capture period back.
 """
 import datetime as dt
 
@@ -13,7 +14,8 @@ import tomllib
 from playbook_runs import run_site, set_host_vars, state_of
 from skyfleet_testinfra import CONFIG_FILE, PROXIES, has_image_taken_at, latest_asset, only_in_scenarios, wait_for
 
-pytestmark = only_in_scenarios("default", why="site.yml reruns (about 2 minutes each)")
+ON_THE_UPGRADED_PAIR = only_in_scenarios("upgrade", why="a site.yml rerun (about 2 minutes)")
+ON_A_FRESH_PAIR = only_in_scenarios("trixie", why="a site.yml rerun (about 2 minutes)")
 
 DELIVERY_TIMEOUT = 180  # seconds: the workers' retry back-off after failed attempts, then the upload
 PROXY_UNITS = [unit for unit, _, _ in PROXIES.values()]
@@ -28,6 +30,7 @@ def taken(asset: dict) -> dt.datetime:
     return dt.datetime.fromisoformat(asset["create_date_utc"])
 
 
+@ON_THE_UPGRADED_PAIR
 def test_check_mode_on_the_converged_site_reports_no_change(inventory, hosts, unchanged, no_secret_shown):
     groups, _ = hosts
     run = run_site(inventory, "--check", "--diff")
@@ -40,6 +43,7 @@ def test_check_mode_on_the_converged_site_reports_no_change(inventory, hosts, un
     assert not dirty, f"--check --diff on a converged site: {dirty}\n{run.explain()}"
 
 
+@ON_A_FRESH_PAIR
 def test_changing_the_capture_period_restarts_only_capture(inventory, hosts, no_secret_shown):
     groups, handles = hosts
     camera = groups["local"][0]
@@ -63,6 +67,7 @@ def test_changing_the_capture_period_restarts_only_capture(inventory, hosts, no_
     assert settings["capture"]["period"] == new_period, settings["capture"]
 
 
+@ON_THE_UPGRADED_PAIR
 def test_camera_host_deploys_while_its_remote_is_down_and_the_queue_delivers_after(inventory, hosts,
                                                                                     no_secret_shown):
     groups, handles = hosts
