@@ -2,10 +2,10 @@
 one-variable change that restarts only the unit that reads it, and a camera host deployed while its remote
 is down, whose queue delivers once the remote is back.
 
-Each run costs about two minutes, so each runs once (not per host) in one scenario: the dry run and the
-remote-down deploy on the upgraded pair (upgrade; molecule's idempotence step runs in trixie and
-bullseye), the one-variable change in trixie, whose proxy switch (test_switch_proxy.py, after this file)
-deploys the scenario's own inventory again and so puts the capture period back.
+Each run costs about two minutes, so each runs once (not per host) in one scenario: the dry run on the
+upgraded pair (upgrade; molecule's idempotence step runs in trixie and bullseye), the other two in trixie.
+The remote-down run comes after the one-variable test: it deploys the scenario's own inventory again,
+which puts back the capture period that test changed.
 """
 import datetime as dt
 
@@ -67,7 +67,7 @@ def test_changing_the_capture_period_restarts_only_capture(inventory, hosts, no_
     assert settings["capture"]["period"] == new_period, settings["capture"]
 
 
-@ON_THE_UPGRADED_PAIR
+@ON_A_FRESH_PAIR
 def test_camera_host_deploys_while_its_remote_is_down_and_the_queue_delivers_after(inventory, hosts,
                                                                                     no_secret_shown):
     groups, handles = hosts

@@ -1,6 +1,8 @@
 """HEAD deployed over the previous release (prepare.yml deployed it, let frames flow and took a snapshot
 of both hosts just before converge): every row and file from before is still there, the schema was
-migrated after a backup, each upload reached the remote exactly once, and the chain still works."""
+migrated after a backup, each upload reached the remote exactly once, and the chain still works.
+That the upgraded remote serves through the proxy it had (nginx), alone, is the first check of
+test_switch_proxy.py, which runs before this file."""
 import datetime as dt
 import json
 import os
@@ -9,14 +11,10 @@ from pathlib import Path
 
 import pytest
 from skyfleet_testinfra import (
-    CERT_FILE,
-    PROXIES,
     VENV,
-    curl,
     first_of_group,
     only_in_scenarios,
     only_on,
-    proxy_of,
     skyfleet,
     variables,
     wait_for,
@@ -162,14 +160,3 @@ def _explain_missing_snapshot():
     if not PREVIOUS.is_dir():
         pytest.fail(f"{PREVIOUS} is missing: run this scenario with molecule test -s upgrade (prepare.yml)")
 
-
-def test_the_upgraded_remote_serves_through_its_proxy(host):
-    only_on(host, "remote")
-    proxy = proxy_of(host)
-    running = PROXIES[proxy][0]
-    other = next(unit for name, (unit, _, _) in PROXIES.items() if name != proxy)
-    assert host.service(running).is_running and host.service(running).is_enabled, f"{running} after the upgrade"
-    assert not host.service(other).is_running, f"{other} runs beside {running}"
-    name = name_of(host)
-    code, err = curl(host, f"https://{name}/login", "--cacert", CERT_FILE, "--resolve", f"{name}:443:127.0.0.1")
-    assert code == "200", f"https://{name}/login through {proxy} after the upgrade: {code} {err}"
