@@ -124,7 +124,7 @@ class LiveServer:
 
 @contextlib.contextmanager
 def running_server(root: Path, **kw):
-    """A prepared, started LiveServer; stopped (and its PostgreSQL tables dropped) afterwards."""
+    """A prepared, started LiveServer; stopped (and its PostgreSQL tables emptied or dropped) afterwards."""
     srv = LiveServer(root, **kw)
     srv.prepare()
     srv.start()
