@@ -39,6 +39,7 @@ from .web.admin import bp as admin_bp
 from .web.auth import bp as auth_bp
 from .web.blueprint import bp as web_bp
 from .web.media import bp as media_bp
+from .web.views_latest import bp as latest_bp
 
 # The appliance's own command groups, on app.cli (`flask --app skyfleet.factory:create_app ...`) and in
 # the operator's `skyfleet` command; `db` (Flask-Migrate) joins app.cli through migrate.init_app.
@@ -87,6 +88,7 @@ def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> F
     app.register_blueprint(syncapi_bp, url_prefix=base)
     app.register_blueprint(media_bp, url_prefix=base)
     app.register_blueprint(web_bp)
+    app.register_blueprint(latest_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     csrf.exempt(health_web.bp)  # GET only, for machines: no session, no form token

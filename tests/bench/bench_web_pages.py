@@ -1,7 +1,8 @@
 """Benchmark: web page latency with 100k images (+ 100k thumbnails) of one camera in the database.
 
-Rows are bulk-inserted (no files: the pages only read the database), then each page is requested
-through the Flask test client (the whole app: routing, login manager, queries, templates, headers).
+Rows are bulk-inserted (no files but the few the latest URLs send: the pages only read the database),
+then each page is requested through the Flask test client (the whole app: routing, login manager,
+queries, templates, headers).
 Reports p50/p95 per page and the ratio to a trivial route measured in the same run.  Goal: p95 <= 50 ms
 for the night page (a keyset-paged grid) and the image list.  Run:
 
@@ -21,9 +22,10 @@ from pathlib import Path
 from flask_migrate import upgrade
 from sqlalchemy import func, insert, select
 
-from skyfleet.extensions import db
+from skyfleet.extensions import db, skyfleet_state
 from skyfleet.factory import create_app
 from skyfleet.models import Asset, Camera
+from skyfleet.web import latest
 
 PER_NIGHT = 1000
 STEP = dt.timedelta(seconds=40)
@@ -81,15 +83,27 @@ def populate(app, images: int) -> dict:
     return {"camera": cid, "day": mid_day, "ids": ids, "rows": total}
 
 
-def measure(client, url: str, requests: int) -> list:
+def write_latest_files(app, camera_id: int) -> str:
+    """The files the latest URLs answer (the pages need none); returns the newest image's ETag."""
+    with app.app_context():
+        cam = db.session.get(Camera, camera_id)
+        root = Path(skyfleet_state().storage.root)
+        for kind in ("image", "thumbnail", "keogram"):
+            path = root / latest.newest(db.session, cam, kind).filename
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(200_000 if kind == "image" else 20_000))
+    return app.test_client().get(f"/latest/{camera_id}/image").headers["ETag"]
+
+
+def measure(client, url: str, requests: int, headers=None, status: int = 200) -> list:
     for _ in range(max(5, requests // 10)):  # warm-up: template compilation, SQLite page cache
-        assert client.get(url).status_code == 200, url
+        assert client.get(url, headers=headers).status_code == status, url
     times = []
     for _ in range(requests):
         t0 = time.perf_counter()
-        resp = client.get(url)
+        resp = client.get(url, headers=headers)
         times.append((time.perf_counter() - t0) * 1000)
-        assert resp.status_code == 200, (url, resp.status_code)
+        assert resp.status_code == status, (url, resp.status_code)
     return times
 
 
@@ -116,6 +130,7 @@ def main(argv=None) -> int:
         info = populate(app, args.images)
         load_s = time.perf_counter() - t0
         cid, day, ids = info["camera"], info["day"], info["ids"]
+        etag = write_latest_files(app, cid)
         night = f"/camera/{cid}/night/{day.isoformat()}"
         pages = [
             ("baseline: trivial route", "/bench/ping"),
@@ -128,9 +143,13 @@ def main(argv=None) -> int:
             ("camera page", f"/camera/{cid}"),
             ("Now page", "/"),
             ("Now JSON (polled)", "/api/now"),
+            ("latest image (200 KB file)", f"/latest/{cid}/image"),
+            ("latest thumbnail", f"/latest/{cid}/thumbnail"),
+            ("latest keogram, tonight, JSON (404: not tonight)", f"/api/latest/{cid}/keogram/tonight", None, 404),
+            ("latest image, a poller's revalidation (304)", f"/latest/{cid}/image", {"If-None-Match": etag}, 304),
         ]
         client = app.test_client()
-        results = [(name, url, measure(client, url, args.requests)) for name, url in pages]
+        results = [(page[0], page[1], measure(client, page[1], args.requests, *page[2:])) for page in pages]
         base = p95(results[0][2])
         db_kind = "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite"
         print(f"\n{info['rows']:,} asset rows ({args.images:,} images + thumbnails + night products), {db_kind}, "

@@ -12,7 +12,9 @@ from sqlalchemy import insert
 from skyfleet import accounts
 from skyfleet.extensions import db
 from skyfleet.models import Asset
+from tests.conftest import add_api_user
 from tests.helpers import metadata as mdh
+from tests.helpers.wire import Sender
 
 ADMIN, ADMIN_PW = "astro-admin", "admin password 1"
 VIEWER, VIEWER_PW = "viewer", "viewer password 1"
@@ -102,6 +104,19 @@ def upload_night(sender, count: int = 5, step: int = 60, start: int = mdh.NIGHT_
 
 @pytest.fixture
 def night(sender, camera) -> Night:
+    return upload_night(sender)
+
+
+@pytest.fixture
+def private_app(app_factory):
+    return app_factory(web={"public": False})
+
+
+@pytest.fixture
+def private_night(private_app) -> Night:
+    add_api_user(private_app)
+    sender = Sender(private_app.test_client())
+    assert sender.send("PUT", "camera", mdh.camera(), media=b"", media_name="bogus.ext").status_code == 200
     return upload_night(sender)
 
 

@@ -1,33 +1,17 @@
 """Who sees what: `[web] public`, login, logout, admin-only pages, sessions."""
 from __future__ import annotations
 
-import pytest
-
 from skyfleet import accounts
 from skyfleet.extensions import db
 from skyfleet.models import User
 from tests.helpers import metadata as mdh
 from tests.helpers.wire import Sender
 
-from .conftest import ADMIN, ADMIN_PW, VIEWER, VIEWER_PW, add_user, csrf_token, login, upload_night
+from .conftest import ADMIN, ADMIN_PW, VIEWER, VIEWER_PW, add_user, csrf_token, login
 
 VIEW_PAGES = ("/", "/cameras", "/camera/1", "/camera/1/nights", "/camera/1/night/2024-12-31",
               "/camera/1/night/2024-12-31/charts")
 ADMIN_PAGES = ("/admin/", "/admin/users")
-
-
-@pytest.fixture
-def private_app(app_factory):
-    return app_factory(web={"public": False})
-
-
-@pytest.fixture
-def private_night(private_app):
-    from tests.conftest import add_api_user
-    add_api_user(private_app)
-    sender = Sender(private_app.test_client())
-    assert sender.send("PUT", "camera", mdh.camera(), media=b"", media_name="bogus.ext").status_code == 200
-    return upload_night(sender)
 
 
 def test_public_site_shows_pages_and_media_without_login(client, night):

@@ -115,9 +115,10 @@ def test_login_then_the_latest_image_updates_without_reloading(page, site):
         f"() => document.querySelector('[data-camera-id=\"{main.camera_id}\"]').dataset.imageId === "
         f"'{main.image_ids[-1]}'", timeout=20000)
     assert tab.evaluate("() => window.__sameDocument") is True  # no page reload
-    src = card.locator("img").get_attribute("src")
-    assert main.last_local.strftime("%Y%m%d_%H%M%S") in src
-    assert tab.evaluate("src => fetch(src).then(r => r.status)", src) == 200
+    src = card.locator("img").get_attribute("src")  # the stable latest URL, versioned by the image's id
+    assert src == f"/latest/{main.camera_id}/image?v={main.image_ids[-1]}"
+    status, canonical = tab.evaluate("src => fetch(src).then(r => [r.status, r.headers.get('Link')])", src)
+    assert status == 200 and main.last_local.strftime("%Y%m%d_%H%M%S") in canonical
     assert main.last_local.strftime("%Y-%m-%d %H:%M:%S UTC-05:00") in card.inner_text()
     # a camera that syncs for the first time appears as a new card, still without a reload
     roof = CameraSite("Roof camera", "5d6e7f80-91a2-4b3c-8d4e-5f60718293a4", 0, "UTC", 48.0,

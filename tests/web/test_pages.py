@@ -23,7 +23,7 @@ def test_now_shows_the_latest_image_with_local_time_offset_and_moon(client, nigh
     newest = night.metas[-1]
     assert "2024-12-31 19:04:00 UTC-05:00" in page  # NIGHT_START + 4 min at UTC-5
     assert f'data-image-id="{night.images[-1]}"' in page
-    assert "ccd1_20241231_190400.jpg" in page
+    assert f'src="/latest/1/image?v={night.images[-1]}"' in page  # the stable URL (tests/web/test_latest.py)
     assert "11 s" in page  # exposure 15 - 4
     assert "2 % lit" in page and ">Night<" in page
     assert newest["stars"] == 404 and ">404<" in page

@@ -34,6 +34,12 @@ def media_url(asset) -> Optional[str]:
     return media_file_url(asset.filename) if asset is not None else None
 
 
+def latest_image_url(asset) -> str:
+    """The camera's stable latest-image URL; `v` only makes each new image a new URL for the browser's cache."""
+    return url_for("latest.latest_file", camera_ref=str(asset.camera_id), kind="image", only_tonight=False,
+                   v=asset.id)
+
+
 def thumb_url(asset, thumbs: dict) -> Optional[str]:
     """The asset's thumbnail file (thumbs: uuid -> file name) when there is one, else the asset itself."""
     return media_file_url((thumbs.get(asset.thumbnail_uuid) if asset.thumbnail_uuid else None) or asset.filename)
@@ -98,7 +104,7 @@ def image_json(asset: Optional[Asset]) -> Optional[dict]:
     if asset is None:
         return None
     return {
-        "id": asset.id, "url": media_url(asset), "time": when(asset),
+        "id": asset.id, "url": media_url(asset), "latest": latest_image_url(asset), "time": when(asset),
         "utc": asset.create_date_utc.strftime("%Y-%m-%dT%H:%M:%SZ"), "night": bool(asset.night),
         "exposure": exposure(asset.exposure), "moon": moon(asset), "gain": number(asset.gain, 0),
         "stars": number(asset.stars), "temp": number(asset.temp, 1, "°C"), "sqm": number(asset.sqm, 1),
@@ -108,6 +114,7 @@ def image_json(asset: Optional[Asset]) -> Optional[dict]:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(media_url=media_url, thumb_url=thumb_url, id_urls=id_urls, when=when, ago=ago,
+    app.jinja_env.globals.update(media_url=media_url, latest_image_url=latest_image_url, thumb_url=thumb_url,
+                                 id_urls=id_urls, when=when, ago=ago,
                                  kind_label=KIND_LABELS.get, period=period, skyfleet_version=version())
     app.jinja_env.filters.update(exposure=exposure, number=number, moon=moon, file_size=file_size)

@@ -64,7 +64,7 @@
       el.setAttribute("width", img.width);
       el.setAttribute("height", img.height);
     }
-    el.setAttribute("src", img.url);
+    el.setAttribute("src", img.latest);
     card.setAttribute("data-image-id", String(img.id));
   }
 
@@ -79,8 +79,8 @@
     // Load the new image off-screen first, so the old one stays until the new one is ready.
     var loader = new Image();
     loader.onload = function () { showImage(card, img); refreshAges(); };
-    loader.onerror = function () { card.setAttribute("data-load-error", img.url); };
-    loader.src = img.url;
+    loader.onerror = function () { card.setAttribute("data-load-error", img.latest); };
+    loader.src = img.latest;
   }
 
   function schedule() {
