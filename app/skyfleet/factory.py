@@ -34,7 +34,17 @@ from .settings import Settings
 from .sync_cli import sync_cli
 from .syncapi.views import bp as syncapi_bp
 from .web import health as health_web
-from .web import present, security, views_cameras, views_charts, views_image, views_longterm, views_nights, views_now  # noqa: F401 (routes)
+from .web import (  # noqa: F401 (routes)
+    present,
+    security,
+    views_cameras,
+    views_charts,
+    views_gallery,
+    views_image,
+    views_longterm,
+    views_nights,
+    views_now,
+)
 from .web.admin import bp as admin_bp
 from .web.auth import bp as auth_bp
 from .web.blueprint import bp as web_bp

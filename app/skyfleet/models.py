@@ -211,6 +211,7 @@ class Asset(Base):
         UniqueConstraint("camera_id", "kind", "natural_key", name="uq_asset_natural_key"),
         Index("ix_asset_camera_kind_date", "camera_id", "kind", "create_date_utc"),
         Index("ix_asset_camera_kind_day", "camera_id", "kind", "day_date", "night"),
+        Index("ix_asset_camera_kind_day_stars", "camera_id", "kind", "day_date", "night", "stars"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -66,7 +66,7 @@ def test_round_trip_into_a_fresh_host_keeps_rows_accounts_keys_and_images(host_f
     assert path == str(tmp_path / "out" / "remote.tar")
     assert stat.S_IMODE((tmp_path / "out" / "remote.tar").stat().st_mode) == 0o600
     manifest = manifest_of(path)
-    assert manifest["schema_revision"] == schema.head(schema.scripts()) == "0006"
+    assert manifest["schema_revision"] == schema.head(schema.scripts()) == "0007"
     assert manifest["contents"]["media_files"] == 1 and manifest["host"]
     assert {"manifest.json", "settings.toml", "secret.key", manifest["contents"]["database"]} <= set(members(path))
 
@@ -139,7 +139,7 @@ def test_restore_refuses_a_schema_newer_than_it_knows(host_factory, tmp_path):
     target, before, secret = unchanged_target(host_factory)
     res = target.backup("restore", newer, "--yes")
     assert res.exit_code == 3
-    assert "0099 is newer than this skyfleet knows (its newest: 0006)" in res.stderr
+    assert "0099 is newer than this skyfleet knows (its newest: 0007)" in res.stderr
     assert snapshot(target.database_url) == before and target.settings.secret_key_file.read_bytes() == secret
 
 
@@ -174,7 +174,7 @@ def test_an_archive_of_an_older_schema_asks_for_db_upgrade(host_factory):
     new = host_factory("new")
     res = new.backup("restore", path)
     assert res.exit_code == 0, res.stderr
-    assert "the archive's schema is 0005, this skyfleet's is 0006: run `skyfleet db upgrade`" in res.stdout
+    assert "the archive's schema is 0005, this skyfleet's is 0007: run `skyfleet db upgrade`" in res.stdout
     assert schema.revision_of(new.database_url) == "0005"
 
 

@@ -10,6 +10,8 @@ from skyfleet.backup import database, preupgrade, schema
 
 from .conftest import snapshot
 
+HEAD = schema.head(schema.scripts())
+
 BACKUP_LINE = re.compile(r"^database backup: (/\S+/skyfleet-db-\d{8}T\d{6}Z-0005\.(sqlite|pgdump))$")
 PASSWORD = "a long password\n"
 
@@ -24,12 +26,12 @@ def test_pending_migrations_on_an_existing_database_are_backed_up_first(host_fac
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert len(lines) == 1 and BACKUP_LINE.match(lines[0]), res.stdout
-    assert "Running upgrade 0005 -> 0006" in res.stderr
+    assert "Running upgrade 0005 -> 0006" in res.stderr and f"-> {HEAD}" in res.stderr
     backup = host.settings.backup.dir.resolve() / lines[0].rsplit("/", 1)[1]
     assert lines[0] == f"database backup: {backup}"
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert stat.S_IMODE(backup.parent.stat().st_mode) == 0o700
-    assert schema.revision_of(host.database_url) == "0006"
+    assert schema.revision_of(host.database_url) == HEAD
     copy = host_factory("copy")
     database.restore(copy.database_url, backup)
     assert schema.revision_of(copy.database_url) == "0005"
@@ -43,7 +45,7 @@ def test_nothing_pending_or_a_new_database_takes_no_backup(host_factory):
         assert res.returncode == 0, res.stderr
         assert "database backup" not in res.stdout
     assert not host.settings.backup.dir.exists()
-    assert schema.revision_of(host.database_url) == "0006"
+    assert schema.revision_of(host.database_url) == HEAD
 
 
 def test_backup_flag_backs_up_a_database_at_the_head_and_never_a_new_one(host_factory):
@@ -57,7 +59,7 @@ def test_backup_flag_backs_up_a_database_at_the_head_and_never_a_new_one(host_fa
     assert res.returncode == 0, res.stderr
     assert "Running upgrade" not in res.stderr
     (line,) = res.stdout.splitlines()
-    assert re.match(r"^database backup: /\S+/skyfleet-db-\d{8}T\d{6}Z-0006\.(sqlite|pgdump)$", line), line
+    assert re.match(rf"^database backup: /\S+/skyfleet-db-\d{{8}}T\d{{6}}Z-{HEAD}\.(sqlite|pgdump)$", line), line
     copy = host_factory("copy")
     database.restore(copy.database_url, line.split(": ", 1)[1])
     assert snapshot(copy.database_url) == before
@@ -81,6 +83,6 @@ def test_flask_migrate_commands_stay_reachable(host_factory):
     host = host_factory("remote")
     host.script("db", "upgrade")
     current = host.script("db", "current")
-    assert current.returncode == 0 and "0006 (head)" in current.stdout
+    assert current.returncode == 0 and f"{HEAD} (head)" in current.stdout
     history = host.script("db", "history")
-    assert history.returncode == 0 and "0005 -> 0006 (head)" in history.stdout
+    assert history.returncode == 0 and "0006 -> 0007 (head)" in history.stdout

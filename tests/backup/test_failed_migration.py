@@ -16,12 +16,14 @@ from tests.helpers.wire import Sender
 
 from .conftest import snapshot
 
+HEAD = schema.head(schema.scripts())
+
 FAILING = '''"""fails half-way"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "9999"
+down_revision = "{head}"
 
 
 def upgrade():
@@ -43,7 +45,7 @@ def downgrade():
 def migrations_with_a_failing_one(tmp_path):
     folder = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "versions" / "0007_fails.py").write_text(FAILING)
+    (folder / "versions" / "9999_fails.py").write_text(FAILING.replace("{head}", HEAD))
     return folder
 
 
@@ -68,7 +70,7 @@ def test_failed_migration_leaves_the_database_as_it_was_and_the_backup_restores(
     found = re.search(r"^the database is as it was before; backup: (\S+)$", res.stderr, re.M)
     assert found, res.stderr
     assert snapshot(host.database_url) == before
-    assert schema.revision_of(host.database_url) == "0006"
+    assert schema.revision_of(host.database_url) == HEAD
 
     copy = host_factory("copy")
     database.restore(copy.database_url, found.group(1))

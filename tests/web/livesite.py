@@ -9,9 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from sqlalchemy import insert
 
+from skyfleet.extensions import db
+from skyfleet.factory import create_app
+from skyfleet.imaging.keogram import keogram_pixels
 from skyfleet.imaging.products import NightProducts, ProductSettings
 from skyfleet.imaging.timelapse import TimelapseWriter
+from skyfleet.models import LongTermKeogram
 from tests.helpers import metadata as mdh
 from tests.helpers.wire import Sender
 
@@ -85,7 +90,8 @@ def upload_frame(sender: Sender, site: CameraSite, local: dt.datetime, index: in
     meta = _meta(site, "image", local, frame.night, period_day, exposure=round(frame.exposure, 6),
                  exp_elapsed=round(frame.exposure + 0.4, 3), gain=250.0, temp=frame.temp, adu=round(frame.adu, 2),
                  stars=frame.stars, sqm=frame.sqm, moonphase=12.0, moonmode=False, detections=int(meteor),
-                 width=site.sky.size, height=site.sky.size, thumbnail_uuid=thumb["uuid"], keogram_pixels=None)
+                 width=site.sky.size, height=site.sky.size, thumbnail_uuid=thumb["uuid"],
+                 keogram_pixels=keogram_pixels(frame.image))
     answer = send(sender, "image", meta, frame.jpeg, local.strftime("%Y%m%d_%H%M%S.jpg"))
     site.image_ids.append(answer["id"])
     site.last_local = local
@@ -133,3 +139,30 @@ def upload_night(sender: Sender, site: CameraSite, day: dt.date, step_minutes: i
         mmeta = _meta(site, "minivideo", meteor_local, True, day, targetDate=epoch, startDate=epoch - 2400,
                       endDate=epoch + 2400, note="meteor", framerate=6.0)
         send(sender, "minivideo", mmeta, Path(mini_path).read_bytes(), "mini.mp4")
+
+
+def add_longterm_months(server, site: CameraSite, nights: int) -> None:
+    """`nights` nights of long-term keogram rows ending with the site's night, written into the server's
+    database (a whole season of uploads would take the test minutes): a plausible sky, each 5 minutes,
+    blue by day, dark through twilight, some nights clouded grey and the moon brightening some."""
+    rows = []
+    first = site.day - dt.timedelta(days=nights - 1)
+    for n in range(nights):
+        day = first + dt.timedelta(days=n)
+        noon = dt.datetime.combine(day, dt.time(12))
+        cloudy, moon = n % 7 in (2, 3), max(0.0, 1 - abs(n % 29 - 14) / 5)
+        for step in range(0, 24 * 60, 5):
+            local = noon + dt.timedelta(minutes=step)
+            sun = site.sky.sun_altitude(local)
+            light = min(1.0, max(0.0, (sun + 18) / 24))
+            base = (18 + 50 * moon, 22 + 50 * moon, 40 + 60 * moon) if not cloudy else (70, 70, 75)
+            colour = [int(b + (d - b) * light) for b, d in zip(base, (110, 150, 210))]
+            ts = int((local - dt.timedelta(seconds=site.offset) - dt.datetime(1970, 1, 1)).total_seconds())
+            rows.append({"camera_id": site.camera_id, "ts": ts, "pixels": [colour] * 5})
+    app = create_app({"data_dir": str(server.root / "data")})
+    with app.app_context():
+        existing = {ts for (ts,) in db.session.query(LongTermKeogram.ts).filter_by(camera_id=site.camera_id)}
+        db.session.execute(insert(LongTermKeogram), [r for r in rows if r["ts"] not in existing])
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()

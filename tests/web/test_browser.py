@@ -15,7 +15,15 @@ from tests.helpers.apikey_display import assert_key_shown_once, assert_no_part_o
 from tests.helpers.live import running_server
 from tests.helpers.wire import Sender
 
-from .livesite import CameraSite, HttpClient, last_complete_night, register, upload_frame, upload_night
+from .livesite import (
+    CameraSite,
+    HttpClient,
+    add_longterm_months,
+    last_complete_night,
+    register,
+    upload_frame,
+    upload_night,
+)
 from .skydata import Sky
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -178,6 +186,47 @@ def test_charts_render_as_svg(page, site):
     page.shot("charts", full_page=True)
 
 
+def test_the_loop_plays_pauses_and_steps(page, site):
+    tab = page.tab
+    main = site["main"]
+    log_in(page, f"/camera/{main.camera_id}/loop?n=60&fps=10")
+    state = "() => document.getElementById('loop').dataset"
+    tab.wait_for_function(f"() => ({state})().playing === '1'")
+    first = tab.evaluate(f"() => ({state})().index")
+    tab.wait_for_function(f"() => ({state})().index !== '{first}'", timeout=10000)  # it plays
+    tab.click("[data-role=play]")
+    assert tab.evaluate(f"() => ({state})().playing") == "0" and tab.inner_text("[data-role=play]") == "Play"
+    paused_at = int(tab.evaluate(f"() => ({state})().index"))
+    tab.keyboard.press("ArrowRight")
+    assert int(tab.evaluate(f"() => ({state})().index")) == (paused_at + 1) % 60
+    tab.wait_for_function("() => { const i = document.querySelector('[data-role=screen]');"
+                          " return i.complete && i.naturalWidth === 320; }")  # thumbnails, not the full frames
+    page.shot("loop")
+
+
+def test_the_gallery_shows_the_month_with_products(page, site):
+    tab = page.tab
+    main = site["main"]
+    log_in(page, f"/camera/{main.camera_id}/gallery?month={main.day:%Y-%m}")
+    night = tab.locator(f'li[data-night="{main.day.isoformat()}"]')
+    assert night.locator('[data-kind="keogram"] img').count() == 1
+    assert night.locator('[data-kind="video"] img').count() == 1  # the timelapse's own thumbnail
+    tab.wait_for_function("() => [...document.querySelectorAll('.gallery img')].every(i => i.complete"
+                          " && i.naturalWidth > 0)")
+    page.shot("gallery")
+
+
+def test_the_long_term_keogram_of_three_months(page, site):
+    main = site["main"]
+    add_longterm_months(site["server"], main, nights=90)
+    tab = page.tab
+    log_in(page, f"/camera/{main.camera_id}/longterm")
+    assert "the last 90 nights" in tab.inner_text("main")
+    tab.wait_for_function("() => { const i = document.querySelector('.longterm img');"
+                          " return i.complete && i.naturalWidth === 90 * 12 && i.naturalHeight === 576; }")
+    page.shot("longterm")
+
+
 def test_admin_creates_a_user_and_sees_their_key_once(page, site):
     tab = page.tab
     log_in(page, "/admin/")
@@ -209,7 +258,9 @@ def test_phone_layout_has_no_horizontal_scrolling(browser, site):
         main = site["main"]
         log_in(page, "/")
         for name, path in (("phone-now", "/"), ("phone-night", f"/camera/{main.camera_id}/night/{main.day}"),
-                           ("phone-nights", f"/camera/{main.camera_id}/nights")):
+                           ("phone-nights", f"/camera/{main.camera_id}/nights"),
+                           ("phone-loop", f"/camera/{main.camera_id}/loop"),
+                           ("phone-gallery", f"/camera/{main.camera_id}/gallery?month={main.day:%Y-%m}")):
             page.tab.goto(path)
             page.tab.wait_for_load_state("networkidle")
             assert page.tab.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), path

@@ -46,3 +46,9 @@ def month_arg(default: dt.date) -> dt.date:
         return dt.date(year, month, 1)
     except ValueError:
         return default.replace(day=1)
+
+
+def add_months(month: dt.date, n: int) -> dt.date:
+    """The first day of the month `n` months after `month`'s."""
+    index = month.year * 12 + month.month - 1 + n
+    return dt.date(index // 12, index % 12 + 1, 1)

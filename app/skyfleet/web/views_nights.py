@@ -9,12 +9,7 @@ from flask import abort, render_template, request
 from ..extensions import db
 from . import queries
 from .blueprint import bp
-from .params import camera_or_404, day_or_404, int_arg, month_arg, night_or_404
-
-
-def _add_months(month: dt.date, n: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
+from .params import add_months, camera_or_404, day_or_404, int_arg, month_arg, night_or_404
 
 
 @bp.route("/camera/<int:camera_id>/nights")
@@ -24,7 +19,7 @@ def nights(camera_id: int):
     if last is None:
         return render_template("nights.html", cam=cam, month=None, weeks=[], summaries=[])
     month = month_arg(last)
-    following = _add_months(month, 1)
+    following = add_months(month, 1)
     summaries = queries.nights(db.session, cam.id, month, following)
     by_day: dict = {}
     for s in summaries:
@@ -32,7 +27,7 @@ def nights(camera_id: int):
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
     return render_template(
         "nights.html", cam=cam, month=month, weeks=weeks, by_day=by_day, summaries=summaries,
-        prev_month=_add_months(month, -1) if month > first.replace(day=1) else None,
+        prev_month=add_months(month, -1) if month > first.replace(day=1) else None,
         next_month=following if following <= last else None,
         months=_month_list(first, last))
 
@@ -41,7 +36,7 @@ def _month_list(first: dt.date, last: dt.date) -> list:
     out, month = [], last.replace(day=1)
     while month >= first.replace(day=1) and len(out) < 120:
         out.append(month)
-        month = _add_months(month, -1)
+        month = add_months(month, -1)
     return out
 
 
