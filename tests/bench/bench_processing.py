@@ -4,8 +4,9 @@
     PYTHONPATH=app python tests/bench/bench_processing.py [--quick]
 
 Part 1, per frame, synthetic FITS files (1280x1024 mono, 3008x3008 RGGB):
-    ours = process_frame() with default settings (stretch, overlay, JPEG q90 + 320 px thumbnail,
-           atomic writes with fsync);
+    ours = process_frame() with default settings (stretch, measurements, overlay, JPEG q90 + 320 px
+           thumbnail, atomic writes with fsync); also against itself with measure=False (the cost of
+           counting stars, the pseudo-SQM and line detection);
     bare = astropy read, cv2.cvtColor, median/MAD on a 1/4 subsample (np.median, as any
            auto-stretch needs), lut[img], cv2.imencode + plain file write, cv2.resize INTER_AREA
            + imencode + write.  "LUT given" is the same with the LUT computed beforehand.
@@ -115,6 +116,7 @@ def bench_frames(label: str, h: int, w: int, bayer: bool, runs: int, work: str) 
     out = os.path.join(work, "out_" + label)
     os.makedirs(out, exist_ok=True)
     settings = ProcessingSettings(out_dir=out)
+    unmeasured = ProcessingSettings(out_dir=out, measure=False)  # the pipeline before stars/SQM/lines
     # warm-up (imports, allocator, page cache)
     process_frame(paths[0], settings, WHEN, META, basename="warm")
     bare_frame(paths[0], out, bayer)
@@ -122,12 +124,17 @@ def bench_frames(label: str, h: int, w: int, bayer: bool, runs: int, work: str) 
     for p in paths:                         # for the "LUT given" variant, computed untimed
         raw, _ = fits.getdata(p, header=True)
         luts.append(bare_lut(cv2.cvtColor(raw, cv2.COLOR_BayerBG2BGR) if bayer else raw))
-    t_ours, t_bare, t_bare_nostats, steps = [], [], [], []
+    t_ours, t_unmeasured, t_bare, t_bare_nostats, steps = [], [], [], [], []
+    previous = None
     for i, p in enumerate(paths):           # interleaved so drift hits both alike
         t = time.perf_counter()
-        res = process_frame(p, settings, WHEN, META, basename=f"f{i}")
+        res = process_frame(p, settings, WHEN, META, basename=f"f{i}", previous=previous)
         t_ours.append(time.perf_counter() - t)
         steps.append(res.timings)
+        previous = res.measure_copy
+        t = time.perf_counter()
+        process_frame(p, unmeasured, WHEN, META, basename=f"u{i}")
+        t_unmeasured.append(time.perf_counter() - t)
         t = time.perf_counter()
         bare_frame(p, out, bayer)
         t_bare.append(time.perf_counter() - t)
@@ -138,6 +145,7 @@ def bench_frames(label: str, h: int, w: int, bayer: bool, runs: int, work: str) 
     return {
         "label": label, "runs": runs,
         "ours_ms": med(t_ours) * 1000, "bare_ms": med(t_bare) * 1000,
+        "unmeasured_ms": med(t_unmeasured) * 1000, "stars": res.measurements.stars,
         "bare_nostats_ms": med(t_bare_nostats) * 1000,
         "steps_ms": {k: round(med([s.get(k, 0.0) for s in steps]) * 1000, 1) for k in steps[0]},
     }
@@ -292,6 +300,10 @@ def main() -> None:
                   f"{r['bare_ms']:.1f} ms | {r['ours_ms'] / r['bare_ms']:.2f}x | "
                   f"bare with the LUT given (no median/MAD) {r['bare_nostats_ms']:.1f} ms "
                   f"({r['ours_ms'] / r['bare_nostats_ms']:.2f}x) |")
+        for r in rows:
+            print(f"| process_frame {r['label']} with stars, pseudo-SQM and line detection vs without "
+                  f"| {r['ours_ms']:.1f} ms | {r['unmeasured_ms']:.1f} ms | {r['ours_ms'] / r['unmeasured_ms']:.2f}x "
+                  f"(goal <= 1.3) | {r['stars']} stars counted in the last frame |")
         o, b = tl["ours"], tl["bare"]
         samples = o["rss_samples_mb"]
         print(f"| timelapse {n} x {vw}x{vh} BGR, x264 veryfast crf 23 | {o['elapsed']:.1f} s | "

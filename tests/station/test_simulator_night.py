@@ -70,6 +70,10 @@ def test_simulator_frames_become_a_night_with_keogram_startrail_and_timelapse(si
     assert all((storage.root / i.filename).read_bytes()[:3] == b"\xff\xd8\xff" for i in images)
     assert {(i.width, i.height) for i in images} == {(1280, 1024)}
     assert {i.night for i in images} == {sun_alt < 0}
+    # the simulator draws the (stand-in) catalogue's stars in both periods: every frame counts some, and
+    # measures a pseudo-SQM; its stars only drift, so no frame holds a line
+    assert all(i.stars > 0 for i in images), [i.stars for i in images]
+    assert all(i.sqm and i.sqm != 0.0 for i in images) and all(i.detections == 0 for i in images)
     day, night = images[0].day_date, images[0].night
     products = {a.kind: a for a in build_night(sessions, storage, recorder.camera, day, ["remote"], night=night)}
     assert set(products) == products_wanted

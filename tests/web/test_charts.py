@@ -66,8 +66,11 @@ def test_night_charts_of_no_rows_are_empty():
 
 
 def test_night_charts_skip_series_without_values():
-    # (create_date, utc_offset, exposure, gain, adu, temp, stars, sqm, moonphase), as queries.chart_rows()
-    rows = [(t, -18000, v, None, v * 2, None, None, None, None) for t, v in pts([1.0, 2.0, 3.0])]
+    # (create_date, utc_offset, exposure, gain, adu, temp, stars, sqm, moonphase, detections), as
+    # queries.chart_rows(): detections that never change (all 0) are not drawn
+    rows = [(t, -18000, v, None, v * 2, None, None, None, None, 0) for t, v in pts([1.0, 2.0, 3.0])]
     made = charts.night_charts(rows)
     assert [c.key for c in made] == ["exposure", "adu"]
     assert (made[1].low, made[1].high, made[1].last, made[1].count) == (2.0, 6.0, 6.0, 3)
+    with_a_meteor = [row[:-1] + (1 if i == 1 else 0,) for i, row in enumerate(rows)]
+    assert [c.key for c in charts.night_charts(with_a_meteor)] == ["exposure", "adu", "detections"]

@@ -18,6 +18,7 @@ from .calibration import DarkLibrary, frame_params, subtract_dark
 from .debayer import bayer_pattern, debayer
 from .fits_io import read_fits
 from .jpeg import thumbnail, write_jpeg
+from .measure import Measurements, measure
 from .overlay import draw_overlay, format_overlay_lines, layout_text
 from .stretch import StretchParams, adu, apply_lut, linear_lut, stretch_lut
 
@@ -42,6 +43,8 @@ class ProcessingSettings:
     dark_dir: Optional[str] = None         # folder of master darks; None = no dark subtraction
     dark_temp_tolerance: float = 2.0       # degrees C
     fsync: bool = True
+    measure: bool = True                   # stars, pseudo-SQM and line detection (imaging/measure.py)
+    sqm_offset: float = 22.0               # moves the relative pseudo-SQM onto a real meter's scale
 
 
 @dataclass
@@ -62,6 +65,9 @@ class ProcessedFrame:
     # the finished uint8 frame WITHOUT the text overlay (for keogram/star trail/timelapse)
     image: Optional[np.ndarray] = field(default=None, repr=False)
     header: Any = field(default=None, repr=False)
+    measurements: Optional[Measurements] = None
+    # the grey working copy the measurements used: pass it as `previous` with the next frame
+    measure_copy: Optional[np.ndarray] = field(default=None, repr=False)
 
 
 _dark_libraries: Dict[str, DarkLibrary] = {}
@@ -102,13 +108,14 @@ def _keep_fits(source, dest: str, fsync: bool) -> str:
 
 def process_frame(fits_source, settings: Optional[ProcessingSettings] = None,
                   when_local: Optional[datetime] = None, meta: Optional[Mapping[str, Any]] = None,
-                  *, out_dir: Optional[str] = None, basename: Optional[str] = None) -> ProcessedFrame:
+                  *, out_dir: Optional[str] = None, basename: Optional[str] = None,
+                  previous: Optional[np.ndarray] = None) -> ProcessedFrame:
     """Process one frame (FITS path, FITS bytes or a binary file object).
 
     Writes ``<basename>.jpg``, ``<basename>_thumb.jpg`` and, with ``keep_fits``,
     ``<basename>.fits`` into ``out_dir`` (argument, else ``settings.out_dir``), all atomically.
     ``meta`` may carry exposure/gain/temperature/title/extra for the overlay; missing values
-    come from the FITS header.
+    come from the FITS header.  ``previous``: the last frame's ``measure_copy``, for line detection.
     """
     t_start = time.perf_counter()
     s = settings or ProcessingSettings()
@@ -162,8 +169,16 @@ def process_frame(fits_source, settings: Optional[ProcessingSettings] = None,
     else:
         lut = linear_lut()
     img8 = apply_lut(img16, lut)
-    del img16, raw
+    del img16
     t = lap("stretch", t)
+
+    measurements, measure_copy = None, None
+    if s.measure:  # before the overlay: its text is not stars
+        exposure_gain = _merged_meta(meta, header)
+        measurements, measure_copy = measure(img8, raw, float(exposure_gain.get("exposure") or 0.0),
+                                             exposure_gain.get("gain"), previous=previous, sqm_offset=s.sqm_offset)
+        t = lap("measure", t)
+    del raw
 
     lines: List[str] = []
     saved = None
@@ -196,4 +211,5 @@ def process_frame(fits_source, settings: Optional[ProcessingSettings] = None,
         jpeg_path=jpeg_path, thumb_path=thumb_path, fits_path=fits_path, adu=frame_adu,
         width=w, height=h, channels=1 if img8.ndim == 2 else img8.shape[2],
         bayer_pattern=pattern, dark_path=dark_path, stretch=params, overlay_lines=lines,
-        process_elapsed=time.perf_counter() - t_start, timings=timings, image=img8, header=header)
+        process_elapsed=time.perf_counter() - t_start, timings=timings, image=img8, header=header,
+        measurements=measurements, measure_copy=measure_copy)

@@ -26,6 +26,14 @@ from .observing import day_date, local_time
 log = logging.getLogger(__name__)
 
 
+def _measured(processed) -> dict:
+    """stars, sqm and detections as indi-allsky sends them (zeros when measuring is switched off)."""
+    m = processed.measurements
+    if m is None:
+        return {"sqm": 0.0, "stars": 0, "detections": 0}
+    return {"sqm": m.sqm, "stars": m.stars, "detections": m.detections}
+
+
 class FrameRecorder:
     """The capture loop's on_frame: one call per frame, from the capture thread."""
 
@@ -47,6 +55,7 @@ class FrameRecorder:
                                        **(camera_fields or {}))
         self._night_of: Optional[dt.date] = None
         self._last_epoch: Optional[int] = None
+        self._previous = None  # the last frame's working copy, for line detection
 
     def __call__(self, frame, context) -> None:
         started = self._unique_second(frame)
@@ -60,7 +69,8 @@ class FrameRecorder:
                 frame.fits_bytes, self.processing, when_local=local,
                 meta={"title": self.camera_name, "exposure": frame.exposure, "gain": frame.gain,
                       "temperature": frame.temperature},
-                out_dir=str(work), basename=local.strftime("%Y%m%d_%H%M%S"))
+                out_dir=str(work), basename=local.strftime("%Y%m%d_%H%M%S"), previous=self._previous)
+            self._previous = processed.measure_copy
             try:
                 self._record(frame, context, processed, started, offset, night_day)
             except StorageFull:  # filled up between the check and the write: make room, try once more
@@ -105,7 +115,7 @@ class FrameRecorder:
             binmode=frame.binning, temp=frame.temperature, calibrated=bool(processed.dark_path),
             adu=context.measured_adu if context.measured_adu is not None else processed.adu, adu_roi=[],
             stable=context.stable, moonmode=context.moon_alt > 0, moonphase=round(context.moon_phase, 1),
-            sqm=0.0, stars=0, detections=0, process_elapsed=round(processed.process_elapsed, 3),
+            **_measured(processed), process_elapsed=round(processed.process_elapsed, 3),
             width=processed.width, height=processed.height,
             keogram_pixels=keogram_pixels(processed.image) if processed.image is not None else None,
             data={"sun_alt": round(context.sun_alt, 2), "moon_alt": round(context.moon_alt, 2),
@@ -123,8 +133,9 @@ class FrameRecorder:
             if processed.fits_path:
                 record_asset(session, self.storage, camera, "fitsimage", dict(image_meta, type=8),
                              Path(processed.fits_path), self.remotes)
-        log.info("recorded image %s (%s, exposure %gs, ADU %.0f)", image.filename,
-                 "night" if context.night else "day", frame.exposure, image_meta["adu"])
+        log.info("recorded image %s (%s, exposure %gs, ADU %.0f, %d stars, SQM %.2f, %d detections)",
+                 image.filename, "night" if context.night else "day", frame.exposure, image_meta["adu"],
+                 image_meta["stars"], image_meta["sqm"], image_meta["detections"])
 
     def _watch_night(self, night: bool, night_day: dt.date) -> None:
         """A day frame after night frames ends that night: build its products."""

@@ -185,7 +185,7 @@ def draw(pts: list, title: str, unit: str = "", log: Optional[bool] = None) -> O
 
 
 # Context series, drawn only when they change during the night.
-OPTIONAL = ("gain", "moonphase")
+OPTIONAL = ("gain", "moonphase", "detections")
 
 SERIES = (
     # key, title, unit, log axis
@@ -196,6 +196,7 @@ SERIES = (
     ("sqm", "Sky brightness (pseudo-SQM)", "", False),
     ("gain", "Gain", "", False),
     ("moonphase", "Moon illumination", "%", False),
+    ("detections", "Line detections (meteors, satellites)", "", False),
 )
 
 

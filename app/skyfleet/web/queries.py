@@ -200,11 +200,11 @@ def nights(session: Session, camera_id: int, start: dt.date, end: dt.date) -> li
     return sorted(found.values(), key=lambda s: (s.day, s.night), reverse=True)
 
 
-CHART_COLUMNS = ("exposure", "gain", "adu", "temp", "stars", "sqm", "moonphase")
+CHART_COLUMNS = ("exposure", "gain", "adu", "temp", "stars", "sqm", "moonphase", "detections")
 
 
 def chart_rows(session: Session, camera_id: int, day: dt.date, night: bool) -> list:
-    """(local time, utc offset, exposure, gain, adu, temp, stars, sqm, moonphase) of a night's images."""
+    """(local time, utc offset, *CHART_COLUMNS) of a night's images."""
     cols = [getattr(Asset, c) for c in CHART_COLUMNS]
     return list(session.execute(select(Asset.create_date, Asset.utc_offset, *cols).where(
         _in_night(camera_id, IMAGE, day, night)).order_by(*_ASC)))
