@@ -4,6 +4,7 @@ import json
 import os
 import secrets
 import shlex
+from urllib.parse import quote
 
 import pytest
 import tomllib
@@ -52,6 +53,27 @@ def test_captured_frame_appears_on_the_remote_and_is_served_over_https(host):
                      "--cacert", f"{CONFIG_DIR}/remote-remote-ca.pem", output=out)
     assert code == "200", err
     assert file_magic(host, out) == JPEG_MAGIC
+
+
+def test_the_stable_latest_url_serves_that_frame_through_the_proxy_and_revalidates(host):
+    """What a club site embeds: /latest/<camera>/image through the real proxy keeps the validators, so a
+    poller's If-None-Match gets a 304 (a proxy that compressed or buffered it could drop the ETag)."""
+    remote = first_of_group(host, "remote")
+    remote_name = first_name_of_group(host, "remote")
+    camera = variables(host).get("skyfleet_camera_name")
+    assert wait_for(lambda: _frame_from(remote, camera), CHAIN_TIMEOUT), f"no image from {camera!r}"
+    url = f"https://{remote_name}/latest/{quote(camera)}/image"
+    ca = ("--cacert", f"{CONFIG_DIR}/remote-remote-ca.pem")
+    headers = "/tmp/skyfleet-latest.headers"
+    code, err = curl(host, url, *ca, "-D", headers, output="/tmp/skyfleet-latest-url.jpg")
+    assert code == "200", err
+    assert file_magic(host, "/tmp/skyfleet-latest-url.jpg") == JPEG_MAGIC
+    answer = {k.strip().lower(): v.strip() for k, _, v in (
+        line.partition(":") for line in host.file(headers).content_string.splitlines()[1:] if ":" in line)}
+    assert "no-cache" in answer.get("cache-control", ""), answer
+    assert answer.get("etag") and answer.get("last-modified"), answer
+    code, err = curl(host, url, *ca, "-H", f"If-None-Match: {answer['etag']}")
+    assert code == "304", f"revalidating {url} with its ETag: {code} {err}"
 
 
 def _frame_from(remote, camera):

@@ -4,11 +4,11 @@ The switch must leave exactly one proxy running and enabled (the other stopped a
 cannot take ports 80/443 at the next boot), serve the web UI over HTTPS with the same certificate, and
 carry the camera's uploads: a frame taken after the switch reaches the remote through the new proxy.
 
-One site.yml run limited to the remote (about a minute alone): in trixie (Apache -> nginx), bullseye and upgrade (nginx -> Apache),
-so each proxy is converged on every Debian release and the switch is proven both ways; before it, the
-test checks that the scenario's own proxy serves (on the upgraded pair: the proxy the upgrade kept). It
-runs after every other file but test_upgrade*.py, which do not look at the proxy: the remote is left on
-the other one.
+One site.yml run limited to the remote (about a minute alone): in trixie (Apache -> nginx), bullseye
+and upgrade (nginx -> Apache), so each proxy is converged on every Debian release and the switch is
+proven both ways; before it, the test checks that the scenario's own proxy serves (on the upgraded
+pair: the proxy the upgrade kept). It runs after every other file but test_upgrade*.py, which do not
+look at the proxy: the remote is left on the other one.
 """
 import datetime as dt
 
