@@ -61,8 +61,9 @@ def test_the_stable_latest_url_serves_that_frame_through_the_proxy_and_revalidat
     remote = first_of_group(host, "remote")
     remote_name = first_name_of_group(host, "remote")
     camera = variables(host).get("skyfleet_camera_name")
-    assert wait_for(lambda: _frame_from(remote, camera), CHAIN_TIMEOUT), f"no image from {camera!r}"
-    url = f"https://{remote_name}/latest/{quote(camera)}/image"
+    asset = wait_for(lambda: _frame_from(remote, camera), CHAIN_TIMEOUT)
+    assert asset, f"no image from {camera!r} on {remote_name}"
+    url = f"https://{remote_name}/latest/{quote(asset['camera'])}/image"
     ca = ("--cacert", f"{CONFIG_DIR}/remote-remote-ca.pem")
     headers = "/tmp/skyfleet-latest.headers"
     code, err = curl(host, url, *ca, "-D", headers, output="/tmp/skyfleet-latest-url.jpg")
