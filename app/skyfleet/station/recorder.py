@@ -21,6 +21,7 @@ from ..housekeeping.prune import Pruner
 from ..imaging.keogram import keogram_pixels
 from ..imaging.pipeline import ProcessingSettings, process_frame
 from ..local_assets import local_camera, record_asset
+from . import minivideo
 from .observing import day_date, local_time
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class FrameRecorder:
     def __init__(self, sessions: sessionmaker, storage: Storage, camera_name: str, remotes: Sequence[str],
                  processing: ProcessingSettings, *, accounts: Sequence[str] = (), camera_fields: Optional[dict] = None,
                  on_night_end: Optional[Callable[[dt.date], None]] = None, tz: Optional[dt.tzinfo] = None,
-                 pruner: Optional[Pruner] = None):
+                 pruner: Optional[Pruner] = None, on_detection: Optional[Callable[[int], None]] = None):
         self.sessions = sessions
         self.pruner = pruner
         self.storage = storage
@@ -56,6 +57,10 @@ class FrameRecorder:
         self._night_of: Optional[dt.date] = None
         self._last_epoch: Optional[int] = None
         self._previous = None  # the last frame's working copy, for line detection
+        # a frame with line detections: its mini timelapse is built once FRAMES_AFTER more frames are in
+        self.on_detection = on_detection or self._build_minivideo_in_background
+        self._event: Optional[int] = None
+        self._frames_to_come = 0
 
     def __call__(self, frame, context) -> None:
         started = self._unique_second(frame)
@@ -72,10 +77,11 @@ class FrameRecorder:
                 out_dir=str(work), basename=local.strftime("%Y%m%d_%H%M%S"), previous=self._previous)
             self._previous = processed.measure_copy
             try:
-                self._record(frame, context, processed, started, offset, night_day)
+                image = self._record(frame, context, processed, started, offset, night_day)
             except StorageFull:  # filled up between the check and the write: make room, try once more
                 self._make_room_if_needed(force=True)
-                self._record(frame, context, processed, started, offset, night_day)
+                image = self._record(frame, context, processed, started, offset, night_day)
+            self._follow_detections(image.id, image.detections or 0)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -136,6 +142,28 @@ class FrameRecorder:
         log.info("recorded image %s (%s, exposure %gs, ADU %.0f, %d stars, SQM %.2f, %d detections)",
                  image.filename, "night" if context.night else "day", frame.exposure, image_meta["adu"],
                  image_meta["stars"], image_meta["sqm"], image_meta["detections"])
+        return image
+
+    def _follow_detections(self, image_id: int, detections: int) -> None:
+        """The first frame with detections opens an event; FRAMES_AFTER frames later its video is built
+        (frames with detections in between are in that video)."""
+        if self._event is None:
+            if detections:
+                self._event, self._frames_to_come = image_id, minivideo.FRAMES_AFTER
+            return
+        self._frames_to_come -= 1
+        if self._frames_to_come <= 0:
+            event, self._event = self._event, None
+            self.on_detection(event)
+
+    def _build_minivideo_in_background(self, event_id: int) -> None:
+        def build():
+            try:
+                minivideo.build_minivideo(self.sessions, self.storage, self.camera, event_id, self.remotes,
+                                          thumb_width=self.processing.thumb_width)
+            except Exception:  # the frames stay recorded and queued; only the video is missing
+                log.exception("building the mini timelapse around image %s failed", event_id)
+        threading.Thread(target=build, name=f"minivideo-{event_id}", daemon=True).start()
 
     def _watch_night(self, night: bool, night_day: dt.date) -> None:
         """A day frame after night frames ends that night: build its products."""
