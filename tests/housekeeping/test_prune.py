@@ -133,6 +133,29 @@ def test_per_camera_retention_and_thumbnails_dropped_before_their_frames(site):
     assert any(i.thumbnail_uuid for i in images)  # frames outlive their thumbnails, not the other way round
 
 
+def test_frames_with_detections_outlive_their_retention_but_not_the_floor(site):
+    days = fill(site, 12, products=False, fits=0)
+    old, recent = days[0], days[-1]
+    with site.sessions() as s:  # one frame of the oldest night saw a meteor, one of the newest too
+        for day in (old, recent):
+            frame = s.scalars(select(Asset).where(Asset.kind == "image", Asset.day_date == day,
+                                                  Asset.night.is_(True))).first()
+            frame.detections = 1
+        s.commit()
+        meteor = {a.day_date: (a.id, a.thumbnail_uuid) for a in s.scalars(
+            select(Asset).where(Asset.detections == 1))}
+    site.pruner(policy(images_days=5, thumbnails_days=2)).run()
+    with site.sessions() as s:
+        left_old = s.scalars(select(Asset).where(Asset.day_date == old)).all()
+    assert sorted((a.kind, a.id if a.kind == "image" else a.natural_key) for a in left_old) == sorted(
+        [("image", meteor[old][0]), ("thumbnail", meteor[old][1])])  # the meteor frame and its thumbnail
+    assert site.nights("image") == [old] + [d for d in days if d >= TODAY - dt.timedelta(days=5)]
+    assert site.files() == site.filenames()
+    site.pruner(policy(images_days=5, floor_mb=UNREACHABLE)).run()  # the floor takes them like the rest
+    with site.sessions() as s:
+        assert s.scalar(select(Asset.id).where(Asset.detections == 1)) is None
+
+
 def test_expired_nights_are_remembered_for_the_syncapi(site):
     days = fill(site, 35, fits=0)
     site.pruner(policy(images_days=30)).run()

@@ -2,7 +2,7 @@
 emergency floor.  The same rules on every tier (no Flask here).
 
 1. **Retention**: every night (dayDate) of a camera whose class is past its days goes, a whole night
-   at a time: rows, files, thumbnails and the folders left empty.
+   at a time: rows, files, thumbnails and the folders left empty; frames with line detections stay.
 2. **Floor**: while free space is below the floor, the oldest nights go, class by class in
    `policy.FLOOR_ORDER` (FITS, day frames, night frames, products), across all cameras.
 3. **Emergency**: while free space is below the emergency floor, the same, now including assets not
@@ -29,16 +29,18 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from sqlalchemy import and_, delete, exists, func, not_, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from ..core.storage import LocalStorage
 from ..models import Asset, Camera, ExpiryMark, PruneEvent, UploadJob, utcnow
 from . import disk
 from .policy import (
     CLASSES,
+    DAY_FRAMES,
     EMERGENCY_ORDER,
     FLOOR_ORDER,
     FRAME_THUMBNAIL_ORIGINS,
+    NIGHT_FRAMES,
     THUMBNAILS,
     Floor,
     RetentionPolicy,
@@ -50,6 +52,10 @@ RETENTION, FLOOR, EMERGENCY = "retention", "floor", "emergency"
 LOCK_NAME = ".prune.lock"
 _DELETE_CHUNK = 500
 _DONE = "done"  # upload.queue.DONE (the core does not import the camera side)
+# Frames with line detections (and their thumbnails) outlive the retention of their class: only the
+# floors take them, as anything else.  Their mini timelapses are products.
+DETECTION_KINDS = ("image", "panoramaimage")
+KEPT_BY_RETENTION = (DAY_FRAMES, NIGHT_FRAMES, THUMBNAILS)
 
 
 @dataclass
@@ -103,6 +109,15 @@ def class_filter(name: str):
     if spec.night is not None:
         own = and_(own, Asset.night.is_(spec.night))
     return own
+
+
+def with_detections(camera_id: int):
+    """SQL condition: a frame with line detections (a meteor, a satellite), or the thumbnail of one."""
+    frame = aliased(Asset)
+    return or_(and_(Asset.kind.in_(DETECTION_KINDS), func.coalesce(Asset.detections, 0) > 0),
+               and_(Asset.kind == "thumbnail", Asset.natural_key.in_(select(frame.thumbnail_uuid).where(
+                   frame.camera_id == camera_id, frame.kind.in_(DETECTION_KINDS), frame.detections > 0,
+                   frame.thumbnail_uuid.is_not(None)))))
 
 
 def undelivered():
@@ -206,6 +221,8 @@ class Pruner:
                space: _Space, dry_run: bool) -> None:
         """One night of one class of one camera: delivered assets (all of them below the emergency floor)."""
         night = and_(class_filter(name), Asset.camera_id == camera.id, Asset.day_date == day)
+        if reason == RETENTION and name in KEPT_BY_RETENTION:
+            night = and_(night, not_(with_detections(camera.id)))
         rows = session.execute(select(Asset.id, Asset.filename, Asset.file_size, undelivered().label("undelivered"))
                                .where(night)).all()
         if dry_run:  # what this dry run already counted is not counted again
