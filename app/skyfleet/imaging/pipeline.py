@@ -66,7 +66,7 @@ class ProcessedFrame:
     image: Optional[np.ndarray] = field(default=None, repr=False)
     header: Any = field(default=None, repr=False)
     measurements: Optional[Measurements] = None
-    # the grey working copy the measurements used: pass it as `previous` with the next frame
+    # the grey copy the line search used: pass it as `previous` with the next frame
     measure_copy: Optional[np.ndarray] = field(default=None, repr=False)
 
 
@@ -172,18 +172,18 @@ def process_frame(fits_source, settings: Optional[ProcessingSettings] = None,
     del img16
     t = lap("stretch", t)
 
+    merged = _merged_meta(meta, header) if (s.measure or s.overlay) else {}
     measurements, measure_copy = None, None
     if s.measure:  # before the overlay: its text is not stars
-        exposure_gain = _merged_meta(meta, header)
-        measurements, measure_copy = measure(img8, raw, float(exposure_gain.get("exposure") or 0.0),
-                                             exposure_gain.get("gain"), previous=previous, sqm_offset=s.sqm_offset)
+        measurements, measure_copy = measure(img8, raw, float(merged.get("exposure") or 0.0), merged.get("gain"),
+                                             previous=previous, sqm_offset=s.sqm_offset)
         t = lap("measure", t)
     del raw
 
     lines: List[str] = []
     saved = None
     if s.overlay:
-        lines = format_overlay_lines(when_local, _merged_meta(meta, header))
+        lines = format_overlay_lines(when_local, merged)
         if lines:
             x0, y0, x1, y1 = layout_text(img8.shape, lines, s.overlay_scale).box
             saved = (y0, y1, x0, x1, img8[y0:y1, x0:x1].copy())
