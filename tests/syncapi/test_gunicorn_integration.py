@@ -66,7 +66,9 @@ def test_jpeg_and_mp4_round_trip_through_gunicorn(server, media_files):
                         timeout=30)
     assert part.status_code == 206 and part.content == mp4[100:200]
     page = requests.get(server.url + "/", timeout=10)
-    assert img.json()["url"] in page.text
+    assert f'src="/latest/1/image?v={img.json()["id"]}"' in page.text  # the Now page: the stable latest URL
+    latest = requests.get(f"{server.url}/latest/1/image", timeout=10)
+    assert latest.content == jpeg and latest.headers["Link"] == f'</indi-allsky/{img.json()["url"]}>; rel="canonical"'
 
 
 def test_large_upload_is_streamed_not_held_in_memory(server):
