@@ -73,15 +73,24 @@ def sky_mask(shape: tuple) -> np.ndarray:
 def count_stars(grey: np.ndarray) -> int:
     mask = sky_mask(grey.shape)
     smooth = cv2.blur(grey, (STAR_SMOOTHING, STAR_SMOOTHING))  # a star spans pixels, sensor noise does not
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (BACKGROUND_KERNEL, BACKGROUND_KERNEL))  # separable: fast
-    residual = cv2.subtract(smooth, cv2.morphologyEx(smooth, cv2.MORPH_OPEN, kernel))
+    residual = np.zeros_like(grey)  # zero outside the sky circle
+    cv2.subtract(smooth, _background(smooth), dst=residual, mask=mask)
     median, mad = _median_and_mad(residual[::STATS_STEP, ::STATS_STEP][mask[::STATS_STEP, ::STATS_STEP] > 0])
     level = max(STAR_MIN_LEVEL, median + STAR_SIGMA * max(1.4826 * mad, 1.0))
     _, peaks = cv2.threshold(residual, level, 255, cv2.THRESH_BINARY)
     # outer contours: a tenth of what connected-component labelling costs on a sparse frame
-    contours, _ = cv2.findContours(cv2.bitwise_and(peaks, mask), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(peaks, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     boxes = [cv2.boundingRect(c)[2:] for c in contours]
     return sum(1 for w, h in boxes if (w > 1 or h > 1) and w <= STAR_MAX_SIZE and h <= STAR_MAX_SIZE)
+
+
+def _background(smooth: np.ndarray) -> np.ndarray:
+    """The sky without what is smaller than BACKGROUND_KERNEL: an opening, on every other pixel (the sky
+    changes slowly; half the cost), brought back to full size."""
+    h, w = smooth.shape
+    half = np.ascontiguousarray(smooth[::2, ::2])
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (BACKGROUND_KERNEL // 2 + 1, BACKGROUND_KERNEL // 2 + 1))
+    return cv2.resize(cv2.morphologyEx(half, cv2.MORPH_OPEN, kernel), (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 def _median_and_mad(values: np.ndarray) -> tuple:
