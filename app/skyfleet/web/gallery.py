@@ -69,10 +69,7 @@ def month_nights(session: Session, camera_id: int, utc_offset: int, month: dt.da
 def _nearest_midnight(session: Session, camera_id: int, utc_offset: int, day: dt.date):
     """The night's first frame from local midnight on, else its last before: two index probes at most."""
     midnight_utc = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) - dt.timedelta(seconds=utc_offset)
-    lo, hi = queries.night_window(day, True)
-    where = (Asset.camera_id == camera_id, Asset.kind == queries.IMAGE, Asset.day_date == day,
-             Asset.night.is_(True), Asset.filename.is_not(None), Asset.create_date_utc >= lo,
-             Asset.create_date_utc < hi)
+    where = (queries.in_night(camera_id, queries.IMAGE, day, True), Asset.filename.is_not(None))
     after = session.execute(select(*GRID_COLUMNS).where(*where, Asset.create_date_utc >= midnight_utc)
                             .order_by(Asset.create_date_utc, Asset.id).limit(1)).first()
     if after is not None:

@@ -53,9 +53,7 @@ def newest(session: Session, camera: Camera, name: str, night_of: Optional[dt.da
     kind = KINDS[name]
     where = [Asset.camera_id == camera.id, Asset.kind == kind, Asset.filename.is_not(None)]
     if night_of is not None:
-        lo, hi = queries.night_window(night_of, True)
-        where += [Asset.day_date == night_of, Asset.night.is_(True),
-                  Asset.create_date_utc >= lo, Asset.create_date_utc < hi]
+        where.append(queries.in_night(camera.id, kind, night_of, True))
     newest_first = (Asset.create_date_utc.desc(), Asset.id.desc())
     if name != "thumbnail":
         found = session.scalar(select(Asset).where(*where).order_by(*newest_first).limit(1))

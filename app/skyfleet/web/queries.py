@@ -66,7 +66,7 @@ def night_window(day: dt.date, night: bool) -> tuple:
     return start - _WINDOW_BEFORE, start + dt.timedelta(days=1) + _WINDOW_AFTER
 
 
-def _in_night(camera_id: int, kind: str, day: dt.date, night: bool):
+def in_night(camera_id: int, kind: str, day: dt.date, night: bool):
     lo, hi = night_window(day, night)
     return and_(Asset.camera_id == camera_id, Asset.kind == kind, Asset.day_date == day, Asset.night == night,
                 Asset.create_date_utc >= lo, Asset.create_date_utc < hi)
@@ -98,7 +98,7 @@ def night_page(session: Session, camera_id: int, kind: str, day: dt.date, night:
                after: Optional[int] = None, before: Optional[int] = None, last: bool = False,
                limit: int = PAGE_SIZE) -> Page:
     """One page of a night's images in time order; `after`/`before` are ids of the neighbouring page's edge."""
-    where = _in_night(camera_id, kind, day, night)
+    where = in_night(camera_id, kind, day, night)
     anchor_id = after if after is not None else before
     if anchor_id is not None:
         anchor = session.scalar(select(Asset.create_date_utc).where(
@@ -134,7 +134,7 @@ def night_count(session: Session, camera_id: int, kind: str, day: dt.date, night
 
 def neighbours(session: Session, current: Asset) -> tuple:
     """(previous, next) asset of the same kind in the same night, or None at either end."""
-    where = _in_night(current.camera_id, current.kind, current.day_date, current.night)
+    where = in_night(current.camera_id, current.kind, current.day_date, current.night)
     t, i = current.create_date_utc, current.id
     prev = session.scalar(select(Asset).where(where, _before(t, i)).order_by(*_DESC).limit(1))
     nxt = session.scalar(select(Asset).where(where, _after(t, i)).order_by(*_ASC).limit(1))
@@ -143,7 +143,7 @@ def neighbours(session: Session, current: Asset) -> tuple:
 
 def position(session: Session, current: Asset) -> int:
     """1-based position of an asset in its night (index-only count)."""
-    where = _in_night(current.camera_id, current.kind, current.day_date, current.night)
+    where = in_night(current.camera_id, current.kind, current.day_date, current.night)
     return (session.scalar(select(func.count()).select_from(Asset).where(
         where, _before(current.create_date_utc, current.id))) or 0) + 1
 
@@ -207,7 +207,7 @@ def chart_rows(session: Session, camera_id: int, day: dt.date, night: bool) -> l
     """(local time, utc offset, *CHART_COLUMNS) of a night's images."""
     cols = [getattr(Asset, c) for c in CHART_COLUMNS]
     return list(session.execute(select(Asset.create_date, Asset.utc_offset, *cols).where(
-        _in_night(camera_id, IMAGE, day, night)).order_by(*_ASC)))
+        in_night(camera_id, IMAGE, day, night)).order_by(*_ASC)))
 
 
 @dataclass
