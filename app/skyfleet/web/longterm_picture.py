@@ -19,10 +19,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import LongTermKeogram
+from .latest import NIGHT_STARTS_AT_LOCAL_HOUR
 
 BIN_MINUTES = 5
 BINS = 24 * 60 // BIN_MINUTES
-NIGHT_STARTS = dt.timedelta(hours=12)  # local noon, as nights carry the date of their evening
+NIGHT_STARTS = dt.timedelta(hours=NIGHT_STARTS_AT_LOCAL_HOUR)
 MAX_NIGHTS = 400
 PICTURE_WIDTH = 1200  # pixels the columns share; a column is 1 to 12 pixels wide
 ROW_HEIGHT = 2        # pixels per bin

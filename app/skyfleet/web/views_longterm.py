@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db, skyfleet_state
 from ..models import LongTermKeogram
+from . import latest
 from . import longterm_picture as picture
 from .access import public
 from .blueprint import bp
@@ -24,8 +25,7 @@ def _newest_night(camera_id: int, utc_offset: int) -> Optional[dt.date]:
     ts = db.session.scalar(select(func.max(LongTermKeogram.ts)).where(LongTermKeogram.camera_id == camera_id))
     if ts is None:
         return None
-    local = dt.datetime.fromtimestamp(ts + utc_offset, dt.timezone.utc).replace(tzinfo=None)
-    return (local - picture.NIGHT_STARTS).date()
+    return latest.tonight(dt.datetime.fromtimestamp(ts, dt.timezone.utc).replace(tzinfo=None), utc_offset)
 
 
 def _span(newest: dt.date) -> tuple:
