@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 
 
 def tune_engine(engine: Engine, busy_timeout_ms: int = 10000) -> None:
-    """SQLite: WAL (readers never block the writer), a busy timeout, foreign keys on."""
+    """SQLite: WAL (readers never block the writer), durable commits, a busy timeout, foreign keys on."""
     if engine.dialect.name != "sqlite":
         return
 
@@ -16,7 +16,7 @@ def tune_engine(engine: Engine, busy_timeout_ms: int = 10000) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA synchronous=FULL")  # WAL + FULL: a commit is on disk when it returns
         cur.close()
 
 

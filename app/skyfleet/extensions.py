@@ -5,7 +5,7 @@ factory -> blueprints -> extensions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from flask import Flask, current_app
@@ -14,6 +14,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
+from .core.sweeps import Sweeps
 from .models import Base
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class SkyfleetState:
     keybox: KeyBox
     storage: Storage
     retention: RetentionPolicy
+    sweeps: Sweeps = field(default_factory=Sweeps)  # this process's chores that need not run per request
 
 
 def skyfleet_state(app: Optional[Flask] = None) -> SkyfleetState:

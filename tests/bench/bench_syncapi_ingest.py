@@ -1,9 +1,12 @@
 """Benchmark: SyncAPI ingest of a 1 MB JPEG + metadata through gunicorn on loopback.
 
 Reports uploads/s for N concurrent clients, for skyfleet and for a bare WSGI app that only writes the
-body to disk (same gunicorn settings, same run), and their ratio.  Run:
+body to disk with fsync (the floor of this server shape: same gunicorn settings, same run), and their
+ratio.  The default shape is the role's SyncAPI service (gthread, 2 workers x 8 threads); `--threads 1`
+gives sync workers.  Request bodies are built and signed before the clock starts, so the clients'
+own work is only sending.  With SKYFLEET_TEST_DATABASE_URL set the server uses that database.  Run:
 
-    .venv/bin/python -m tests.bench.bench_syncapi_ingest [--uploads 300] [--clients 1,4,8]
+    .venv/bin/python -m tests.bench.bench_syncapi_ingest [--uploads 300] [--clients 1,8,32] [--threads 8]
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import requests
 
 from tests.bench.threads import run_timed
 from tests.helpers import metadata as mdh
-from tests.helpers.live import BIN, LiveServer, free_port
+from tests.helpers.live import BIN, LiveServer, free_port, gunicorn_shape
 from tests.helpers.wire import dumps, multipart, sized, v1_headers
 
 
@@ -36,12 +39,12 @@ def make_jpeg(path: Path) -> bytes:
     return b"\xff\xd8\xff" + os.urandom(1_000_000 - 3)
 
 
-def start_bare(root: Path, workers: int) -> tuple[subprocess.Popen, str]:
+def start_bare(root: Path, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     out = root / "bare-out"
     out.mkdir()
     env = dict(os.environ, BARE_WSGI_DIR=str(out), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", *gunicorn_shape(workers, threads),
                              "tests.bench.bare_wsgi:app"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -54,8 +57,42 @@ def start_bare(root: Path, workers: int) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("bare gunicorn did not start")
 
 
-def run_clients(url: str, user: str, key: str, jpeg: bytes, uploads: int, clients: int, start_at: int) -> float:
-    counter = iter(range(uploads))
+def signed_bodies(user: str, key: str, jpeg: bytes, uploads: int, start_at: int) -> list[tuple[bytes, dict]]:
+    """Each upload's body and headers, built before the clock starts (v1 signatures stay valid for minutes)."""
+    out = []
+    for i in range(uploads):
+        meta = dumps(sized(mdh.asset("image", when=start_at + i), jpeg))
+        body, ctype = multipart(meta, jpeg, "sky.jpg")
+        headers = v1_headers(user, key, meta)
+        headers["Content-Type"] = ctype
+        out.append((body, headers))
+    return out
+
+
+def server_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU of a gunicorn master's workers so far (what serving cost, without the clients)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout
+    total = 0.0
+    for pid in out.split():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def measured(url: str, master_pid: int, requests_to_send: list[tuple[bytes, dict]],
+             clients: int) -> tuple[float, float]:
+    """(uploads per second, server CPU milliseconds per upload)."""
+    cpu_before = server_cpu_seconds(master_pid)
+    rate = run_clients(url, requests_to_send, clients)
+    return rate, (server_cpu_seconds(master_pid) - cpu_before) * 1000 / len(requests_to_send)
+
+
+def run_clients(url: str, requests_to_send: list[tuple[bytes, dict]], clients: int) -> float:
+    pending = iter(requests_to_send)
     lock = threading.Lock()
     errors = []
 
@@ -63,13 +100,10 @@ def run_clients(url: str, user: str, key: str, jpeg: bytes, uploads: int, client
         session = requests.Session()
         while True:
             with lock:
-                i = next(counter, None)
-            if i is None:
+                item = next(pending, None)
+            if item is None:
                 return
-            meta = dumps(sized(mdh.asset("image", when=start_at + i), jpeg))
-            body, ctype = multipart(meta, jpeg, "sky.jpg")
-            headers = v1_headers(user, key, meta)
-            headers["Content-Type"] = ctype
+            body, headers = item
             resp = session.post(url + "/indi-allsky/sync/v1/image", data=body, headers=headers, timeout=60)
             if resp.status_code != 200:
                 errors.append(resp.text[:200])
@@ -77,20 +111,21 @@ def run_clients(url: str, user: str, key: str, jpeg: bytes, uploads: int, client
     elapsed = run_timed(worker, clients)
     if errors:
         raise RuntimeError(f"{len(errors)} uploads failed, first: {errors[0]}")
-    return uploads / elapsed
+    return len(requests_to_send) / elapsed
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--uploads", type=int, default=300)
-    ap.add_argument("--clients", default="1,4,8")
+    ap.add_argument("--clients", default="1,8,32")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=8)
     args = ap.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="skyfleet-bench-"))
-    srv = LiveServer(root / "skyfleet", workers=args.workers)
+    srv = LiveServer(root / "skyfleet", workers=args.workers, threads=args.threads)
     srv.prepare()
     srv.start()
-    bare, bare_url = start_bare(root, args.workers)
+    bare, bare_url = start_bare(root, args.workers, args.threads)
     try:
         cam_meta = dumps(sized(mdh.camera(), b""))
         body, ctype = multipart(cam_meta, b"", "bogus.ext")
@@ -101,16 +136,21 @@ def main(argv=None) -> None:
         rows = []
         start_at = mdh.NIGHT_START
         for n in [int(c) for c in args.clients.split(",")]:
-            bare_rate = run_clients(bare_url, srv.user, srv.key, jpeg, args.uploads, n, start_at)
-            sky_rate = run_clients(srv.url, srv.user, srv.key, jpeg, args.uploads, n, start_at)
+            batch = signed_bodies(srv.user, srv.key, jpeg, args.uploads, start_at)
+            bare_rate, bare_cpu = measured(bare_url, bare.pid, batch, n)
+            sky_rate, sky_cpu = measured(srv.url, srv.proc.pid, batch, n)
             start_at += args.uploads
-            rows.append((n, sky_rate, bare_rate))
-        print(f"\nSyncAPI ingest, {len(jpeg)} byte JPEG, {args.uploads} uploads per row, "
-              f"gunicorn {args.workers} sync workers, Python {sys.version.split()[0]}\n")
-        print("| clients | skyfleet uploads/s | bare WSGI uploads/s | skyfleet / bare |")
-        print("|---:|---:|---:|---:|")
-        for n, sky, bare_rate in rows:
-            print(f"| {n} | {sky:.1f} | {bare_rate:.1f} | {sky / bare_rate:.2f} |")
+            rows.append((n, sky_rate, bare_rate, sky_cpu, bare_cpu))
+        shape = (f"gthread {args.workers} workers x {args.threads} threads" if args.threads > 1
+                 else f"{args.workers} sync workers")
+        database = "PostgreSQL" if os.environ.get("SKYFLEET_TEST_DATABASE_URL") else "SQLite"
+        print(f"\nSyncAPI ingest, {len(jpeg)} byte JPEG, {args.uploads} uploads per row, {database}, "
+              f"gunicorn {shape}, Python {sys.version.split()[0]}\n")
+        print("| clients | skyfleet uploads/s | bare WSGI uploads/s | skyfleet / bare "
+              "| server CPU ms/upload skyfleet | bare |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for n, sky, bare_rate, sky_cpu, bare_cpu in rows:
+            print(f"| {n} | {sky:.1f} | {bare_rate:.1f} | {sky / bare_rate:.2f} | {sky_cpu:.1f} | {bare_cpu:.1f} |")
     finally:
         srv.stop()
         os.killpg(bare.pid, 15)

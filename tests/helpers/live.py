@@ -24,12 +24,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def gunicorn_shape(workers: int, threads: int = 1) -> list[str]:
+    """gunicorn's worker options: sync workers, or gthread workers with `threads` threads each."""
+    shape = ["--workers", str(workers)]
+    return shape + ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else shape
+
+
 @dataclass
 class LiveServer:
     root: Path
     user: str = "remote-sync"
     key: str = "5e" * 32
     workers: int = 2
+    threads: int = 1  # above 1: gthread workers, the shape the role deploys (skyfleet_web_syncapi_threads)
     port: int = field(default_factory=free_port)
     extra_settings: str = ""
     proc: subprocess.Popen | None = None
@@ -85,7 +92,7 @@ class LiveServer:
     def start(self) -> None:
         log = open(self.root / "gunicorn.log", "ab")
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", *gunicorn_shape(self.workers, self.threads),
              "--timeout", "300", "skyfleet.factory:create_app()"],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from skyfleet.core import signing
-from skyfleet.extensions import db
+from skyfleet.core.sweeps import Sweeps
+from skyfleet.extensions import db, skyfleet_state
 from skyfleet.models import Asset, SyncV1Mac, User
 from skyfleet.syncapi import views
 from tests.helpers import metadata as mdh
@@ -155,17 +156,40 @@ def test_v1_mac_is_remembered_for_as_long_as_it_is_accepted(app, client, camera,
     refused(upload.send(client, "PUT", media=jpeg_bytes(1000, b"b")), 401, "authentication failed")
 
 
-def test_v1_macs_older_than_the_window_are_pruned(app, client, camera):
+def test_v1_macs_older_than_the_window_are_swept_once_a_minute(app, client, camera):
+    """Not on every upload (a write less each): the first v1 request after a minute has passed does it."""
+    seconds = [1000.0]
+    skyfleet_state(app).sweeps = Sweeps(every_seconds=60, clock=lambda: seconds[0])
     with app.app_context():
-        user = db.session.scalar(select(User).where(User.username == EXAMPLE_USER))
-        long_ago = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=2)
-        db.session.add(SyncV1Mac(user_id=user.id, mac="0" * 64, method="PUT", media_sha256="0" * 64,
-                                 seen_at=long_ago))
-        db.session.commit()
-    assert Captured(mdh.asset("image"), jpeg_bytes(1000)).send(client, "PUT").status_code == 200
+        user_id = db.session.scalar(select(User.id).where(User.username == EXAMPLE_USER))
+    long_ago = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=2)
+
+    def add_stale_row() -> None:
+        with app.app_context():
+            db.session.add(SyncV1Mac(user_id=user_id, mac="0" * 64, method="PUT", media_sha256="0" * 64,
+                                     seen_at=long_ago))
+            db.session.commit()
+
+    def upload(offset: int, size: int) -> int:
+        meta = mdh.asset("image", when=mdh.NIGHT_START + offset)
+        return Captured(meta, jpeg_bytes(size)).send(client, "PUT").status_code
+
+    def stale_rows() -> int:
+        with app.app_context():
+            return db.session.scalar(select(func.count()).select_from(SyncV1Mac).where(SyncV1Mac.mac == "0" * 64))
+
+    add_stale_row()
+    assert upload(0, 1000) == 200
+    assert stale_rows() == 0  # the first sweep of this process
+    add_stale_row()
+    seconds[0] += 59
+    assert upload(60, 1001) == 200
+    assert stale_rows() == 1  # swept less than a minute ago
+    seconds[0] += 2
+    assert upload(120, 1002) == 200
+    assert stale_rows() == 0
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(SyncV1Mac).where(SyncV1Mac.mac == "0" * 64)) == 0
-        assert db.session.scalar(select(func.count()).select_from(SyncV1Mac)) == 2  # the camera's, the image's
+        assert db.session.scalar(select(func.count()).select_from(SyncV1Mac)) == 4  # the camera's, three images'
 
 
 def test_a_v1_mac_recorded_by_a_concurrent_request_is_still_checked(app, client, camera, monkeypatch):

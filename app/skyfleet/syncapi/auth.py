@@ -13,6 +13,12 @@ A v1 MAC covers only the time bucket and the metadata, not the method or the med
 remembered (table sync_v1_mac) for as long as a v1 server accepts it, with the method and media it
 came with, and the same MAC with another method or other media is refused as a replay.  The same
 MAC with the same method and media (a retry of the identical request) is accepted.
+
+Ingest cost: the record of a first-seen MAC is added to the request's session without a commit of
+its own; it commits with the asset (one write transaction per upload), and `settle` commits it for a
+request that ends without writing (a GET) or fails after the MAC was checked (so a captured request
+whose first attempt was refused cannot come back with another method).  Rows older than their
+window are deleted at most once a minute per server process (`core.sweeps`), not on every request.
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +40,7 @@ from ..apikeys import ApiKeyError, KeyBox
 from ..core import signing
 from ..core.errors import AuthFailed, BadRequest
 from ..core.signing import USERNAME_RE
+from ..core.sweeps import Sweeps
 from ..models import SyncNonce, SyncV1Mac, User, utcnow
 
 HEX_RE = re.compile(r"[0-9a-f]+")
@@ -73,12 +80,15 @@ class AuthState:
     # or None; only the log says which.
     failure: Optional[str] = None
     method: str = ""
+    # A first-seen v1 MAC's record, added to the session and not yet committed (`settle`).
+    pending_mac: Optional[SyncV1Mac] = None
 
 
 class Authenticator:
     def __init__(self, session: Session, keybox: KeyBox, *, accept_v1: bool, clock_skew: int,
-                 nonce_ttl: int, clock: Callable[[], float] = time.time):
+                 nonce_ttl: int, clock: Callable[[], float] = time.time, sweeps: Optional[Sweeps] = None):
         self.session = session
+        self.sweeps = sweeps or Sweeps(every_seconds=0)
         self.keybox = keybox
         self.accept_v1 = accept_v1
         self.clock_skew = clock_skew
@@ -159,8 +169,9 @@ class Authenticator:
         state.metadata_sha256, state.media_sha256 = meta_sha, media_sha
 
     def _remember_nonce(self, user: User, nonce: str) -> None:
-        cutoff = utcnow() - dt.timedelta(seconds=self.nonce_ttl)
-        self.session.execute(delete(SyncNonce).where(SyncNonce.seen_at < cutoff))
+        if self.sweeps.due("sync_nonce"):
+            cutoff = utcnow() - dt.timedelta(seconds=self.nonce_ttl)
+            self.session.execute(delete(SyncNonce).where(SyncNonce.seen_at < cutoff))
         self.session.add(SyncNonce(user_id=user.id, nonce=nonce))
         try:
             self.session.commit()
@@ -219,19 +230,36 @@ class Authenticator:
                                      "(sign again, or use skyfleet signatures)")
 
     def _remember_v1_mac(self, state: AuthState, media_sha256: str) -> None:
-        """Record this MAC with its method and media, or check it against its record (a retry of the
-        identical request passes).  Rows older than the time a v1 MAC is accepted are pruned."""
+        """Check this MAC against its record (a retry of the identical request passes), or add the
+        record of a first-seen MAC to the session: it commits with the request's write (`settle`)."""
         seen = self._seen_v1_mac(state)
-        if seen is None:
-            now = self._now_utc()
-            self.session.add(SyncV1Mac(user_id=state.user.id, mac=v1_mac_id(state.signature), method=state.method,
-                                       media_sha256=media_sha256, seen_at=now))
-            try:
-                self.session.execute(delete(SyncV1Mac).where(
-                    SyncV1Mac.seen_at < now - dt.timedelta(seconds=self.v1_mac_ttl)))
-                self.session.commit()
-                return
-            except IntegrityError:  # the same MAC arrived at the same moment on another connection
+        if seen is not None:
+            self._check_v1_mac(state, seen, media_sha256)
+            return
+        state.pending_mac = SyncV1Mac(user_id=state.user.id, mac=v1_mac_id(state.signature), method=state.method,
+                                      media_sha256=media_sha256, seen_at=self._now_utc())
+        self.session.add(state.pending_mac)
+
+    def settle(self, state: AuthState, *, failed: bool) -> None:
+        """Make a first-seen v1 MAC's record durable if the request's own commit did not: after a
+        request that wrote nothing, or (`failed`) one whose transaction is rolled back here.  If
+        another connection recorded the same MAC a moment ago, this request is checked against that
+        record (AuthFailed, replayed, for other media or another method).  Then, once a minute, the
+        records older than their window go (in a transaction of their own, after the request's)."""
+        pending = state.pending_mac
+        state.pending_mac = None
+        if pending is not None:
+            if failed:
                 self.session.rollback()
-                seen = self._seen_v1_mac(state)
-        self._check_v1_mac(state, seen, media_sha256)
+            if not inspect(pending).persistent:  # not committed with the request's write
+                self.session.add(pending)
+                try:
+                    self.session.commit()
+                except IntegrityError:
+                    self.session.rollback()
+                    self._check_v1_mac(state, self._seen_v1_mac(state), pending.media_sha256)
+        if state.scheme == "v1" and self.sweeps.due("sync_v1_mac"):
+            self.session.rollback()
+            self.session.execute(delete(SyncV1Mac).where(
+                SyncV1Mac.seen_at < self._now_utc() - dt.timedelta(seconds=self.v1_mac_ttl)))
+            self.session.commit()

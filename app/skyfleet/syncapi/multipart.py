@@ -37,6 +37,8 @@ MAX_PARTS = 8
 # peak memory about 1 MiB (tests/syncapi/test_preauth_work.py).
 MAX_UNPARSED = CHUNK + 64 * 1024
 # RFC 2046 boundary characters (ASCII), up to 200 of them; the MIME limit is 70.
+# What may follow a boundary before its line break: "--" (the closing one) and transport padding.
+_AFTER_BOUNDARY = re.compile(rb"(?:--)?[ \t]*")
 BOUNDARY_RE = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,199}[0-9A-Za-z'()+_,\-./:=?]")
 
 
@@ -151,6 +153,53 @@ def _read(stream: BinaryIO) -> bytes:
                          code="incomplete_body", log_detail=f"reading the body failed: {exc!r}") from None
 
 
+def _stream_media(decoder: MultipartDecoder, boundary: bytes, writer: _MediaWriter,
+                  next_chunk: Callable[[], bytes]) -> bool:
+    """The bulk of the media part, past the decoder: while the decoder is inside the media's data,
+    bytes that are not the part's closing delimiter go straight to the staging file, found with one
+    bytes.find per chunk instead of the decoder's search and copies.  At the delimiter (a line break,
+    ``--<boundary>`` and what the decoder's own pattern wants after it, all in hand: given only part
+    of it, werkzeug 3.1.9 takes the CR before the boundary for media) or at the end of the body the
+    rest is handed back to the decoder, which reads the closing boundary and the epilogue as before.
+    Returns whether the body ended (the decoder is then told so)."""
+    needle = b"--" + boundary
+    keep = len(needle) + 1  # a partial needle at the end, and the CR LF before it
+    buf = bytearray(decoder.buffer)
+    del decoder.buffer[:]
+    ended = False
+    start = 0
+    while True:
+        found = buf.find(needle, start)
+        if found == -1:
+            if ended:
+                break
+            if len(buf) > keep:
+                with memoryview(buf) as view:
+                    writer.write(view[: len(buf) - keep])
+                del buf[: len(buf) - keep]
+            start = 0
+            chunk = next_chunk()
+            buf += chunk
+            ended = not chunk
+            continue
+        line_break = 2 if buf[found - 2:found] == b"\r\n" else 1 if buf[found - 1:found] in (b"\n", b"\r") else 0
+        if line_break and found >= line_break:
+            padded_to = _AFTER_BOUNDARY.match(buf, found + len(needle)).end()
+            if not ended and padded_to + 2 > len(buf) and padded_to - found < MAX_UNPARSED:
+                chunk = next_chunk()  # not enough after it yet to tell a delimiter from media
+                buf += chunk
+                ended = not chunk
+                continue
+            if decoder.boundary_re.match(buf, found - line_break):
+                with memoryview(buf) as view:
+                    writer.write(view[: found - line_break])
+                del buf[: found - line_break]
+                break
+        start = found + 1  # the boundary's text inside the media
+    decoder.buffer[:] = buf
+    return ended
+
+
 def read_upload(stream: BinaryIO, content_type: str, staging_dir: Path, *, max_metadata: int,
                 max_media: int, on_metadata: MetadataCallback, expected_length: Optional[int] = None) -> Upload:
     """Read the whole body; on any error the staged media is removed before the error propagates.
@@ -158,8 +207,8 @@ def read_upload(stream: BinaryIO, content_type: str, staging_dir: Path, *, max_m
     The body counts only when all of it arrived: with a Content-Length (`expected_length`) a body that
     ends early is refused even if the multipart inside looks complete (gunicorn reports an early
     close as the end of the body)."""
-    decoder = MultipartDecoder(boundary_of(content_type), max_form_memory_size=MAX_UNPARSED,
-                               max_parts=MAX_PARTS)
+    boundary = boundary_of(content_type)
+    decoder = MultipartDecoder(boundary, max_form_memory_size=MAX_UNPARSED, max_parts=MAX_PARTS)
     upload = Upload()
     writer: Optional[_MediaWriter] = None
     meta_buf: Optional[bytearray] = None
@@ -167,6 +216,20 @@ def read_upload(stream: BinaryIO, content_type: str, staging_dir: Path, *, max_m
     current = None
     eof = False
     received = 0
+    streamed = False
+
+    def next_chunk() -> bytes:
+        nonlocal received, eof
+        chunk = _read(stream)
+        received += len(chunk)
+        if expected_length is not None and received > expected_length:
+            raise BadRequest("the body is longer than Content-Length", code="multipart_invalid")
+        eof = not chunk
+        if eof and expected_length is not None and received < expected_length:
+            raise BadRequest(f"the body ended after {received} of {expected_length} bytes (Content-Length)",
+                             code="incomplete_body")
+        return chunk
+
     try:
         while True:
             try:
@@ -176,14 +239,7 @@ def read_upload(stream: BinaryIO, content_type: str, staging_dir: Path, *, max_m
             if event is NEED_DATA:
                 if eof:
                     raise BadRequest("multipart body ended before its closing boundary", code="multipart_invalid")
-                chunk = _read(stream)
-                received += len(chunk)
-                if expected_length is not None and received > expected_length:
-                    raise BadRequest("the body is longer than Content-Length", code="multipart_invalid")
-                eof = not chunk
-                if eof and expected_length is not None and received < expected_length:
-                    raise BadRequest(f"the body ended after {received} of {expected_length} bytes (Content-Length)",
-                                     code="incomplete_body")
+                chunk = next_chunk()
                 try:
                     decoder.receive_data(chunk or None)
                 except RequestEntityTooLarge:
@@ -218,6 +274,10 @@ def read_upload(stream: BinaryIO, content_type: str, staging_dir: Path, *, max_m
                     writer.write(event.data)
                     if not event.more_data:
                         upload.media = writer.close()
+                    elif not streamed and not eof:
+                        streamed = True
+                        if _stream_media(decoder, boundary, writer, next_chunk):
+                            decoder.receive_data(None)
             elif isinstance(event, Epilogue):
                 break
         if meta_buf is not None and upload.metadata is None:

@@ -50,10 +50,15 @@ def sync(segment: str):
     if length is not None and length > settings.max_upload_bytes + settings.syncapi.max_metadata_kb * 1024:
         raise TooLarge(f"request body of {length} bytes is over the server's limit of "
                        f"{settings.syncapi.max_upload_mb} MiB")
+    session = db.session()
+    # One write transaction per upload, as short as the database allows: nothing is flushed before the
+    # row is complete (reads need no flush: the request has nothing pending until then), and nothing
+    # read is reloaded after a commit.
+    session.expire_on_commit = False
     authenticator = Authenticator(
-        db.session, skyfleet_state().keybox, accept_v1=settings.syncapi.accept_v1_signature,
+        session, skyfleet_state().keybox, accept_v1=settings.syncapi.accept_v1_signature,
         clock_skew=settings.syncapi.clock_skew_seconds, nonce_ttl=settings.syncapi.nonce_ttl_seconds,
-        clock=clock)
+        clock=clock, sweeps=skyfleet_state().sweeps)
     state = authenticator.begin(request.method, request.path, request.headers)
     parsed: dict = {}
     keeping = _keeping() if kind is not None else None
@@ -76,20 +81,30 @@ def sync(segment: str):
             return announced
         return None
 
-    upload = read_upload(request.stream, request.headers.get("Content-Type", ""), settings.staging_dir,
-                         max_metadata=settings.syncapi.max_metadata_kb * 1024,
-                         max_media=settings.max_upload_bytes, on_metadata=on_metadata, expected_length=length)
+    upload = None
     try:
-        if upload.metadata is None:
-            raise BadRequest("the 'metadata' part is missing", code="metadata_missing")
-        staged = upload.media or StagedMedia(filename="")
-        authenticator.check_media(state, staged.sha256)
-        user = state.user
-        if segment == "camera":
-            return _camera(request.method, parsed, user)
-        return _asset(kind, request.method, parsed, upload, staged, user, keeping)
+        with session.no_autoflush:
+            upload = read_upload(request.stream, request.headers.get("Content-Type", ""), settings.staging_dir,
+                                 max_metadata=settings.syncapi.max_metadata_kb * 1024,
+                                 max_media=settings.max_upload_bytes, on_metadata=on_metadata,
+                                 expected_length=length)
+            if upload.metadata is None:
+                raise BadRequest("the 'metadata' part is missing", code="metadata_missing")
+            staged = upload.media or StagedMedia(filename="")
+            authenticator.check_media(state, staged.sha256)
+            user = state.user
+            if segment == "camera":
+                response = _camera(request.method, parsed, user)
+            else:
+                response = _asset(kind, request.method, parsed, upload, staged, user, keeping)
+    except BaseException:
+        authenticator.settle(state, failed=True)  # AuthFailed instead when it was another's replay
+        raise
     finally:
-        upload.discard()
+        if upload is not None:
+            upload.discard()
+    authenticator.settle(state, failed=False)
+    return response
 
 
 def _camera(method: str, meta: dict, user: User):
