@@ -12,6 +12,7 @@ from ..db_setup import session_factory
 from ..housekeeping import policy as retention_policy
 from ..housekeeping.prune import Pruner
 from ..local_assets import storage_for
+from ..upload.bell import QueueBell
 from ..upload.config import from_table as upload_from_table
 from . import processing_config
 from .night import build_night
@@ -37,6 +38,7 @@ def build_recorder(raw: Mapping[str, Any], capture) -> FrameRecorder:
     if not remotes:
         log.warning("no [[upload.remotes]] configured: images are kept on this host only")
     sessions = session_factory(settings.database_url, settings.sqlite_busy_timeout_ms)
+    QueueBell(settings.data_dir).attach(sessions)  # the upload workers look as soon as a frame is queued
     try:
         tables = inspect(sessions.kw["bind"]).get_table_names()
     except OperationalError as exc:

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Asset, Camera, UploadJob, utcnow
+from . import bell
 
 PENDING, LEASED, DONE, PARKED = "pending", "leased", "done", "parked"
 ACTION_CAMERA, ACTION_ASSET = "camera", "asset"
@@ -38,6 +39,8 @@ def enqueue_asset(session: Session, asset: Asset, remotes: Iterable[str], method
             _reset(job)
         job.method = method
         jobs.append(job)
+    if jobs:
+        bell.jobs_added(session)
     return jobs
 
 
@@ -51,6 +54,7 @@ def enqueue_camera(session: Session, camera: Camera, remotes: Iterable[str]) -> 
             session.add(UploadJob(remote=remote, action=ACTION_CAMERA, camera_id=camera.id, method="PUT",
                                   priority=PRIORITY_CAMERA, sort_time=utcnow(), attempts=0,
                                   next_attempt_at=utcnow()))
+            bell.jobs_added(session)
 
 
 def _reset(job: UploadJob) -> None:

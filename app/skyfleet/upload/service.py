@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 
 from .. import settings as settings_mod
 from ..db_setup import session_factory
+from .bell import QueueBell
 from .config import NO_REMOTE, UploadConfigError, from_table
 from .worker import UploadWorker
 
@@ -54,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         signal.signal(sig, _on_signal)
     sessions = session_factory(settings.database_url, settings.sqlite_busy_timeout_ms)
     UploadWorker(upload, settings.storage_dir, sessions, name=f"{socket.gethostname()}-{args.number}",
-                 stop=stop).run()
+                 stop=stop, bell=QueueBell(settings.data_dir)).run()
     return 0
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..core import longterm_keogram
 from ..models import Asset, Camera, UploadJob
 from . import metadata, queue
+from .bell import QueueBell
 from .client import CAMERA_MISSING, EXISTS, EXPIRED, OK, PERMANENT, TRANSIENT, Reply, SyncClient
 from .config import RemoteConfig, UploadSettings
 
@@ -45,7 +46,7 @@ def expired_note(reply: Reply) -> str:
 class UploadWorker:
     def __init__(self, upload: UploadSettings, storage_dir: Path, sessions: sessionmaker, name: str = "",
                  stop: Optional[threading.Event] = None,
-                 client_factory: Callable[[RemoteConfig], SyncClient] = None):
+                 client_factory: Callable[[RemoteConfig], SyncClient] = None, bell: Optional[QueueBell] = None):
         self.upload = upload
         self.storage_dir = Path(storage_dir)
         self.sessions = sessions
@@ -55,6 +56,7 @@ class UploadWorker:
         self.clients: dict = {}
         self.synced_cameras: set = set()
         self.remote_names = [r.name for r in upload.remotes]
+        self.bell = bell  # rung by a commit that queued jobs: an idle worker looks at once
 
     def client(self, remote: str) -> SyncClient:
         if remote not in self.clients:
@@ -65,7 +67,10 @@ class UploadWorker:
         log.info("upload worker %s started for %s", self.name, ", ".join(self.remote_names) or "no remotes")
         while not self.stop.is_set():
             if not self.run_once():
-                self.stop.wait(self.upload.idle_poll_seconds)
+                if self.bell is not None:
+                    self.bell.wait(self.upload.idle_poll_seconds, self.stop)
+                else:
+                    self.stop.wait(self.upload.idle_poll_seconds)
         for cl in self.clients.values():
             cl.close()
         log.info("upload worker %s stopped", self.name)
