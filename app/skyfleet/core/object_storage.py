@@ -47,6 +47,10 @@ class NoLocalPath(TypeError):
     """Asked for a local path of an object-store file: the caller must use open() instead."""
 
 
+class BadRange(ValueError):
+    """A Range the object cannot satisfy (416)."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
@@ -180,6 +184,8 @@ class S3Storage(Storage):
             code = _code(exc)
             if code in _MISSING:
                 raise FileNotFoundError(f"no object {key}") from None
+            if code == "InvalidRange":
+                raise BadRange(f"range {byte_range!r} is outside {key}") from None
             if code in ("304", "NotModified"):
                 headers = _client_error(exc).response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
                 return Fetched(None, 0, headers.get("etag", "").strip('"'), None)
