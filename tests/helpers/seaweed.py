@@ -75,7 +75,7 @@ class Seaweed:
             "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
         self.ports = ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS))))
         args = [exe, "server", "-s3", "-filer", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                f"-s3.config={config}", "-master.volumeSizeLimitMB=64", "-volume.max=20",
+                f"-s3.config={config}", "-master.volumeSizeLimitMB=64", "-volume.max=30",
                 "-volume.preStopSeconds=0", "-volume.minFreeSpace=1MiB",
                 # its unix sockets default to /tmp, named by port: keep them in the folder
                 f"-filer.localSocket={self.folder / 'filer.sock'}", f"-s3.localSocket={self.folder / 's3.sock'}"]
