@@ -77,6 +77,8 @@ class Seaweed:
         args = [exe, "server", "-s3", "-filer", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 f"-s3.config={config}", "-master.volumeSizeLimitMB=64", "-volume.max=30",
                 "-volume.preStopSeconds=0", "-volume.minFreeSpace=1MiB",
+                # the gateway's Iceberg and Lance servers listen on fixed ports unless disabled
+                "-s3.port.iceberg=0", "-s3.port.lance=0",
                 # its unix sockets default to /tmp, named by port: keep them in the folder
                 f"-filer.localSocket={self.folder / 'filer.sock'}", f"-s3.localSocket={self.folder / 's3.sock'}"]
         args += [f"-{flag}={port}" for flag, port in ports.items()]
@@ -86,7 +88,11 @@ class Seaweed:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             env={**os.environ, "TMPDIR": str(self.folder)}, cwd=self.folder,
                                             start_new_session=True)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _wait_ready(self) -> None:
@@ -113,7 +119,6 @@ class Seaweed:
             except (BotoCoreError, ClientError) as exc:
                 last = exc
                 time.sleep(0.3)
-        self.stop()
         raise RuntimeError(f"weed S3 not ready after {START_SECONDS} s ({last!r}):\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
