@@ -132,3 +132,14 @@ def test_rows_are_what_the_sweep_checks_not_names_alone(s3_site, seaweed, bucket
         assert s.scalar(select(Asset.id)) is None
     report = sweep(s3_site.sessions, s3_site.storage, older_than=dt.timedelta(0), now=dt.datetime.now(dt.timezone.utc))
     assert [o.rel for o in report.removed] == [asset.filename] and object_keys(seaweed, bucket, prefix) == []
+
+
+def test_status_and_prune_commands_name_the_bucket_and_no_floor(s3_site, seaweed, bucket, prefix):
+    s3_site.add_night(days_before(dt.datetime.now(dt.timezone.utc).date(), 3), products=False)
+    config = _config(s3_site, seaweed, bucket, prefix)
+    for args in (["status"], ["prune", "--dry-run"], ["prune"]):
+        result = CliRunner().invoke(cli_group, ["storage", *args], env={"SKYFLEET_CONFIG": config})
+        assert result.exit_code == 0, result.output
+        assert f"storage: object store, bucket {bucket}, prefix {prefix}" in result.output
+        assert "no free-space floor" in result.output
+    assert set(object_keys(seaweed, bucket, prefix)) == s3_site.filenames() != set()

@@ -10,6 +10,7 @@ The caller's access checks have run before (a private site's media need a login 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 from flask import Response, abort, current_app, redirect, request, send_from_directory
@@ -63,7 +64,7 @@ def _stream(storage, rel: str, mimetype: str, download_name: Optional[str], max_
     if got.body is not None and got.content_range is None and not is_resource_modified(
             request.environ, etag=got.etag, last_modified=got.modified):
         got.body.close()  # the store ignored the condition: answer 304 all the same
-        got = got.__class__(None, 0, got.etag, got.modified)
+        got = replace(got, body=None, size=0)
     if got.body is None:
         response = Response(status=304)
     else:
