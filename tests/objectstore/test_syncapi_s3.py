@@ -8,7 +8,7 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from skyfleet.core.object_storage import SET_ASIDE
+from skyfleet.core.object_storage import SET_ASIDE, S3Storage
 from skyfleet.extensions import db
 from skyfleet.models import Asset
 from tests.helpers import media
@@ -19,6 +19,7 @@ from tests.helpers.storage import asset_count
 from tests.objectstore.conftest import object_bytes, object_keys, s3_table
 
 IMAGE = BY_FILE["image.json"]
+REAL_PLACE = S3Storage.place
 
 
 def rows(app) -> dict:
@@ -93,16 +94,24 @@ def test_delete_removes_the_object_and_its_row(app, sender, camera, seaweed, buc
 
 
 def _failing_commit(monkeypatch):
-    def boom():
-        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
-    monkeypatch.setattr(db.session, "commit", boom)
+    """The commit of the asset's row fails (the request's earlier commits, e.g. of its v1 MAC, go through)."""
+    real = db.session.commit
+
+    def commit():
+        if any(isinstance(obj, Asset) for obj in db.session().identity_map.values()):
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+        return real()
+    monkeypatch.setattr(db.session, "commit", commit)
 
 
 def test_a_failed_commit_removes_the_object_it_placed(app, sender, camera, seaweed, bucket, prefix, monkeypatch):
+    placed = []
+    monkeypatch.setattr(S3Storage, "place", lambda self, *a, **kw: placed.append(a[1]) or REAL_PLACE(self, *a, **kw))
     _failing_commit(monkeypatch)
     resp = post_image(sender, media.jpeg(3000))
     assert resp.status_code == 503 and resp.get_json()["error"] == "database_error"
     monkeypatch.undo()
+    assert len(placed) == 1  # the object was there before the commit failed
     assert_nothing_anywhere(app, seaweed, bucket, prefix)
 
 
@@ -111,7 +120,8 @@ def test_a_failed_commit_of_a_replacement_puts_the_old_object_back(app, sender, 
     original = media.jpeg(3000)
     rel = rel_of(post_image(sender, original))
     _failing_commit(monkeypatch)
-    assert post_image(sender, media.jpeg(4000), method="PUT").status_code == 503
+    failed = post_image(sender, media.jpeg(4000), method="PUT")
+    assert failed.status_code == 503 and failed.get_json()["error"] == "database_error"
     monkeypatch.undo()
     assert object_keys(seaweed, bucket, prefix) == [rel]  # the set-aside copy went back, and is gone
     assert object_bytes(seaweed, bucket, prefix, rel) == original
