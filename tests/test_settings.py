@@ -1,4 +1,5 @@
 """Settings: defaults that work, derived paths, and errors that name the key."""
+import re
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,54 @@ def test_behind_the_proxy_cookies_are_secure_and_forwarded_scheme_is_trusted(tmp
     plain = create_app({"data_dir": str(tmp_path / "p")})
     plain.add_url_rule("/_scheme", view_func=scheme)
     assert plain.test_client().get("/_scheme", headers={"X-Forwarded-Proto": "https"}).get_data(as_text=True) == "http"
+
+
+S3 = {"backend": "s3", "bucket": "sky", "endpoint_url": "https://s3.example.org"}
+
+
+def test_storage_defaults_to_the_storage_folder_and_s3_settings_are_read(tmp_path):
+    assert settings.from_mapping({}).storage.backend == "local"
+    s = settings.from_mapping({"storage": dict(S3, prefix="/fleet/media/", serve="stream", presign_seconds=60,
+                                               multipart_threshold_mb=16)})
+    st = s.storage
+    assert st.is_s3 and st.bucket == "sky" and st.serve == "stream" and st.presign_seconds == 60
+    assert st.multipart_threshold_mb == 16 and st.region == "us-east-1"
+
+
+@pytest.mark.parametrize("table,needle", [
+    ({"backend": "ftp"}, "'storage.backend' must be one of local, s3"),
+    ({"backend": "s3"}, "'storage.bucket' is required"),
+    (dict(S3, serve="proxy"), "'storage.serve' must be one of redirect, stream"),
+    (dict(S3, endpoint_url="s3.example.org"), "'storage.endpoint_url' must start with https://"),
+    (dict(S3, access_key_id="AK"), "'storage.access_key_id' and 'storage.secret_access_key_file' go together"),
+    (dict(S3, presign_seconds=0), "'storage.presign_seconds' must be a positive integer"),
+    (dict(S3, presign_seconds=8 * 24 * 3600), "'storage.presign_seconds' must be at most"),
+    (dict(S3, multipart_threshold_mb=4), "'storage.multipart_threshold_mb' must be at least 5"),
+    (dict(S3, prefix="a/../b"), "'storage.prefix'"),
+    (dict(S3, secret_access_key="x"), "unknown setting 'storage.secret_access_key'"),  # never in the file
+])
+def test_bad_storage_values_name_the_key(table, needle):
+    with pytest.raises(SettingsError, match=re.escape(needle)):
+        settings.from_mapping({"storage": table})
+
+
+def test_an_unreadable_or_empty_secret_file_names_the_key(tmp_path):
+    from skyfleet.storage_setup import storage_from_settings
+
+    def build(path):
+        return storage_from_settings(settings.from_mapping({"data_dir": str(tmp_path), "storage": dict(
+            S3, access_key_id="AK", secret_access_key_file=str(path))}))
+
+    with pytest.raises(SettingsError, match="'storage.secret_access_key_file': cannot read .*missing"):
+        build(tmp_path / "missing")
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(SettingsError, match="'storage.secret_access_key_file': .* is empty"):
+        build(empty)
+    good = tmp_path / "secret"
+    good.write_text("s3cr3t\n")
+    good.chmod(0o600)
+    storage = build(good)
+    assert storage.bucket == "sky" and storage.root is None
+    assert "s3cr3t" not in repr(settings.from_mapping({"storage": dict(S3, access_key_id="AK",
+                                                                       secret_access_key_file=str(good))}))

@@ -24,13 +24,13 @@ from .assets_cli import asset_cli
 from .backup.schema import MIGRATIONS_DIR
 from .camera_cli import camera_cli
 from .core import staging
-from .core.storage import LocalStorage as Storage  # the storage of this host: the local filesystem
 from .db_setup import tune_engine
 from .extensions import STATE_KEY, SkyfleetState, app_settings, csrf, db, login_manager, migrate
 from .health.config import HealthConfigError, HealthSettings, health_from_table
 from .housekeeping import policy as retention_policy
 from .night_cli import night_cli
 from .settings import Settings
+from .storage_setup import storage_from_settings
 from .sync_cli import sync_cli
 from .syncapi.views import bp as syncapi_bp
 from .web import health as health_web
@@ -79,7 +79,7 @@ def create_app(config: Optional[Union[Settings, Mapping[str, Any]]] = None) -> F
     )
     if settings.web.trust_proxy_headers:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
-    storage = Storage(settings.storage_dir, settings.staging_dir)
+    storage = storage_from_settings(settings)  # the storage folder, or an S3 bucket ([storage])
     storage.clean_staging(staging.STALE_SECONDS, time.time())
     app.extensions[STATE_KEY] = SkyfleetState(settings=settings, keybox=KeyBox(secret), storage=storage,
                                               retention=_retention(settings))

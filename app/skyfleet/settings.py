@@ -61,6 +61,25 @@ class BackupSettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    """Where the remote tier keeps media: the storage folder ("local"), or an S3-compatible bucket ("s3")."""
+    backend: str = "local"
+    endpoint_url: str = ""       # "": AWS itself; else e.g. https://s3.example.org (MinIO, SeaweedFS, Garage...)
+    bucket: str = ""
+    region: str = "us-east-1"
+    prefix: str = ""             # keys are prefix + layout path; the prefix belongs to skyfleet alone
+    access_key_id: str = ""      # "" with no secret file: boto3's own credential chain (instance role, env)
+    secret_access_key_file: Path = Path()  # a 0600 file holding the secret; never in this file
+    serve: str = "redirect"      # media answers: a redirect to a presigned URL, or streamed by the app
+    presign_seconds: int = 300
+    multipart_threshold_mb: int = 64  # larger files are uploaded in parts of this size
+
+    @property
+    def is_s3(self) -> bool:
+        return self.backend == "s3"
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
@@ -71,6 +90,7 @@ class Settings:
     syncapi: SyncApiSettings = field(default_factory=SyncApiSettings)
     web: WebSettings = field(default_factory=WebSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
     # Tables owned by the services ([capture], [processing], [upload], [retention], [health], [alerts]);
     # each validates its own table, so the web app does not need to import the camera side.
     service_tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -88,7 +108,10 @@ class Settings:
         return self.syncapi.max_upload_mb * 1024 * 1024
 
 
-_SECTIONS = {"syncapi": SyncApiSettings, "web": WebSettings, "backup": BackupSettings}
+_SECTIONS = {"syncapi": SyncApiSettings, "web": WebSettings, "backup": BackupSettings, "storage": StorageSettings}
+STORAGE_BACKENDS = ("local", "s3")
+SERVE_MODES = ("redirect", "stream")
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # what SigV4 allows
 SERVICE_TABLES = ("capture", "processing", "upload", "retention", "health", "alerts")
 _TOP_LEVEL = {"data_dir", "database_url", "storage_dir", "secret_key_file", "log_level", "sqlite_busy_timeout_ms"}
 
@@ -152,7 +175,48 @@ def from_mapping(raw: Mapping[str, Any]) -> Settings:
     settings = replace(base, **values)
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"setting 'log_level' must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}")
+    _check_storage(settings.storage)
     return _fill_derived(settings)
+
+
+def _check_storage(st: StorageSettings) -> None:
+    if st.backend not in STORAGE_BACKENDS:
+        raise SettingsError(f"setting 'storage.backend' must be one of {', '.join(STORAGE_BACKENDS)}, "
+                            f"got {st.backend!r}")
+    if st.serve not in SERVE_MODES:
+        raise SettingsError(f"setting 'storage.serve' must be one of {', '.join(SERVE_MODES)}, got {st.serve!r}")
+    if not st.is_s3:
+        return
+    if not st.bucket:
+        raise SettingsError("setting 'storage.bucket' is required with storage.backend = \"s3\"")
+    if st.endpoint_url and not st.endpoint_url.startswith(("https://", "http://")):
+        raise SettingsError(f"setting 'storage.endpoint_url' must start with https:// or http://, "
+                            f"got {st.endpoint_url!r}")
+    if bool(st.access_key_id) != (str(st.secret_access_key_file) not in ("", ".")):
+        raise SettingsError("settings 'storage.access_key_id' and 'storage.secret_access_key_file' go together "
+                            "(or neither: the credentials of the environment or instance role)")
+    if st.presign_seconds > MAX_PRESIGN_SECONDS:
+        raise SettingsError(f"setting 'storage.presign_seconds' must be at most {MAX_PRESIGN_SECONDS}, "
+                            f"got {st.presign_seconds}")
+    if st.multipart_threshold_mb < 5:
+        raise SettingsError(f"setting 'storage.multipart_threshold_mb' must be at least 5 (S3's smallest part), "
+                            f"got {st.multipart_threshold_mb}")
+    prefix = st.prefix.strip("/")
+    if prefix and any(not part or part.startswith(".") for part in prefix.split("/")):
+        raise SettingsError(f"setting 'storage.prefix' must be plain folder names, got {st.prefix!r}")
+
+
+def read_secret(st: StorageSettings) -> str:
+    """The secret access key, read from its file (SettingsError naming the key when it cannot be)."""
+    path = st.secret_access_key_file
+    try:
+        secret = Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"setting 'storage.secret_access_key_file': cannot read {path}: "
+                            f"{exc.strerror or exc}") from None
+    if not secret:
+        raise SettingsError(f"setting 'storage.secret_access_key_file': {path} is empty")
+    return secret
 
 
 def _fill_derived(s: Settings) -> Settings:

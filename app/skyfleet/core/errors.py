@@ -3,7 +3,8 @@
 indi-allsky clients treat any status >= 400 as a failure and ignore the body, so the codes below keep
 indi-allsky's wording where it had one (e.g. "file_exists") and are free to use precise statuses.
 They are the protocol's words, so they live in the core: the core raises InvalidMetadata,
-UnsupportedMedia and StorageFull, the server (`syncapi`) the others, and turns any of them into its JSON answer.
+UnsupportedMedia, StorageFull and StorageUnavailable, the server (`syncapi`) the others, and turns any of
+them into its JSON answer.
 """
 from __future__ import annotations
 
@@ -91,3 +92,13 @@ class Busy(SyncError):
 
     def __init__(self, message: str, **kw):
         super().__init__(message, headers={"Retry-After": "5"}, **kw)
+
+
+class StorageUnavailable(SyncError):
+    """The object store cannot be used now (unreachable, refusing the server's credentials, no such
+    bucket): nothing was stored or changed, and the client may retry later."""
+    status = 503
+    code = "storage_unavailable"
+
+    def __init__(self, message: str, **kw):
+        super().__init__(message, headers={"Retry-After": "30"}, **kw)

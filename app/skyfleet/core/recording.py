@@ -11,6 +11,7 @@ transaction (`before_flush`, `after_flush`).
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable, Optional
 
 from sqlalchemy import select
@@ -20,6 +21,8 @@ from ..models import Asset, Camera
 from . import longterm_keogram
 from .assets import AssetKind, AssetRecord
 from .storage import Storage
+
+log = logging.getLogger(__name__)
 
 
 def find_existing(session: Session, camera: Camera, kind: AssetKind, natural_key: str) -> Optional[Asset]:
@@ -62,7 +65,10 @@ def save(session: Session, storage: Storage, kind: AssetKind, camera: Camera, re
     except BaseException:
         session.rollback()
         if placed:
-            storage.delete(filename)
+            try:
+                storage.delete(filename)
+            except Exception as exc:  # the store went away: an orphan for the sweep; the restore still runs
+                log.error("could not remove %s after the failed commit: %s", filename, getattr(exc, "log_detail", exc))
         if backup is not None:
             storage.restore(backup, replaced)
         raise

@@ -59,3 +59,15 @@ def remove(leftover: Leftover) -> None:
         shutil.rmtree(leftover.path)
     else:
         leftover.path.unlink(missing_ok=True)
+
+
+def clean(staging: Path, older_than: float, now: float) -> int:
+    """Remove staged leftovers of crashed requests and builds; returns how many were removed."""
+    removed = 0
+    for leftover in leftovers(staging, older_than, now):
+        try:
+            remove(leftover)
+        except OSError:
+            continue  # the timer's `skyfleet storage clean-staging` reports it
+        removed += 1
+    return removed

@@ -1,5 +1,5 @@
-"""Files under the storage folder, behind a small interface: the local filesystem now, an object
-store later without touching the callers.
+"""Files under the storage folder, behind a small interface: the local filesystem, or an object store
+(`core.object_storage.S3Storage`, the remote tier only) without touching the callers.
 
 Callers (the SyncAPI server, the camera host's recording, the night builder, the web app) name files
 by their path relative to the storage folder, the layout's `Asset.filename`, and use only the
@@ -27,6 +27,8 @@ class Storage(Protocol):
     # A local folder for files on their way in (uploads being received, products being built) and for
     # set-aside files; on the storage's filesystem, so moving a finished file in is a rename.
     staging: Path
+    # The local folder of the stored files; None for an object store (no free-space floor applies).
+    root: Optional[Path]
 
     @staticmethod
     def url(rel: Optional[str]) -> Optional[str]:
@@ -44,9 +46,10 @@ class Storage(Protocol):
         """`rel` opened for reading (binary)."""
         ...
 
-    def place(self, source: Path, rel: str, *, move: bool = True) -> Path:
+    def place(self, source: Path, rel: str, *, move: bool = True) -> Optional[Path]:
         """Put the finished file `source` at `rel` atomically (the old content or the new, never half);
-        moved (renamed when possible), or copied with ``move=False``.  StorageFull when out of space."""
+        moved (renamed when possible), or copied with ``move=False``.  StorageFull when out of space.
+        Returns the local path, where there is one."""
         ...
 
     def delete(self, rel: Optional[str]) -> None:
@@ -127,11 +130,4 @@ class LocalStorage(Storage):
 
     def clean_staging(self, older_than_seconds: float, now: float) -> int:
         """Remove staged leftovers of crashed requests and builds; returns how many were removed."""
-        removed = 0
-        for leftover in staging.leftovers(self.staging, older_than_seconds, now):
-            try:
-                staging.remove(leftover)
-            except OSError:
-                continue  # the timer's `skyfleet storage clean-staging` reports it
-            removed += 1
-        return removed
+        return staging.clean(self.staging, older_than_seconds, now)

@@ -17,6 +17,11 @@ Rows are deleted and committed first, the files after: a prune killed in between
 without rows (found by nothing, freed by nothing: harmless), never a row without its file.  One
 prune runs at a time (a lock file in the storage folder); writers that find the disk below the floor
 call `make_room`, which prunes at once, or leaves it to the prune already running.
+
+On an object store (`storage.root` is None) there is no local free space to keep: the floors do not
+apply (`due()` is False, only the retention prunes), its objects are deleted through the storage, and
+the lock lives in the folder the caller names (`lock_dir`, the data folder).  An object whose delete
+failed is an orphan for `housekeeping.orphans`.
 """
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ from typing import Callable, Iterator, Optional
 from sqlalchemy import and_, delete, exists, func, not_, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from ..core.storage import LocalStorage
+from ..core.storage import Storage
 from ..models import Asset, Camera, ExpiryMark, PruneEvent, UploadJob, utcnow
 from . import disk
 from .policy import (
@@ -128,28 +133,35 @@ def undelivered():
 class _Space:
     """Free space as it is (statvfs after each night), or as a dry run would leave it."""
 
-    def __init__(self, root: Path, dry_run: bool):
+    def __init__(self, root: Optional[Path], dry_run: bool):
         self.root, self.dry_run = root, dry_run
-        self.start = disk.usage(root)
+        self.start = disk.usage(root) if root is not None else None
         self.freed = 0
         self.counted: set = set()  # asset ids a dry run has counted as removed
 
-    def now(self) -> disk.DiskUsage:
+    def now(self) -> Optional[disk.DiskUsage]:
+        if self.root is None:  # an object store: no floor to keep
+            return None
         if self.dry_run:
             return disk.DiskUsage(self.root, self.start.total_bytes,
                                   min(self.start.total_bytes, self.start.free_bytes + self.freed))
         return disk.usage(self.root)
 
     def below(self, floor: Floor) -> bool:
-        return self.now().below(floor)
+        now = self.now()
+        return now is not None and now.below(floor)
 
 
 class Pruner:
-    def __init__(self, sessions: sessionmaker, storage: LocalStorage, policy: RetentionPolicy, *,
+    def __init__(self, sessions: sessionmaker, storage: Storage, policy: RetentionPolicy, *,
                  clock: Callable[[], dt.datetime] = utcnow,
-                 progress: Optional[Callable[[int], None]] = None):
+                 progress: Optional[Callable[[int], None]] = None, lock_dir: Optional[Path] = None):
         self.sessions = sessions
         self.storage = storage
+        # The storage folder where there is one (every prune of a host meets there), else `lock_dir`.
+        self.lock_dir = storage.root if storage.root is not None else lock_dir
+        if self.lock_dir is None:
+            raise ValueError("an object store has no folder for the prune lock: pass lock_dir")
         self.policy = policy
         self.clock = clock
         self.progress = progress
@@ -171,7 +183,10 @@ class Pruner:
             return self._run(dry_run=False, retention=False)
 
     def due(self) -> bool:
-        """Whether free space is below the floor (what writers check before each file)."""
+        """Whether free space is below the floor (what writers check before each file); never on an
+        object store."""
+        if self.storage.root is None:
+            return False
         return disk.usage(self.storage.root).below(self.policy.floor)
 
     # -- phases ---------------------------------------------------------------------------------------
@@ -270,6 +285,9 @@ class Pruner:
             mark.through_day = day
 
     def _unlink(self, names: list) -> None:
+        if self.storage.root is None:
+            self._delete_objects(names)
+            return
         folders = set()
         for rel in names:
             try:
@@ -284,6 +302,13 @@ class Pruner:
         for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
             self._remove_empty(folder)
 
+    def _delete_objects(self, names: list) -> None:
+        for rel in names:
+            try:
+                self.storage.delete(rel)
+            except Exception as exc:  # the row is gone: the object is an orphan for the sweep
+                log.warning("pruned %s but could not delete its object: %s", rel, getattr(exc, "log_detail", exc))
+
     def _remove_empty(self, folder: Path) -> None:
         root = self.storage.root
         while folder != root and root in folder.parents:
@@ -294,11 +319,11 @@ class Pruner:
             folder = folder.parent
 
     def _lock(self, wait: bool) -> _PruneLock:
-        return _PruneLock(self.storage.root / LOCK_NAME, wait)
+        return _PruneLock(self.lock_dir / LOCK_NAME, wait)
 
 
 class _PruneLock:
-    """One prune at a time, across processes: an flock on a file in the storage folder."""
+    """One prune at a time, across processes: an flock on a file in the storage (or lock) folder."""
 
     def __init__(self, path: Path, wait: bool):
         self.path, self.wait, self.fd = path, wait, None

@@ -49,7 +49,7 @@ class StagedMedia:
     size: int = 0
     sha256: str = hashlib.sha256(b"").hexdigest()
 
-    def place(self, storage: Storage, rel: str) -> Path:
+    def place(self, storage: Storage, rel: str) -> Optional[Path]:
         """Hand the staged file to storage at `rel` (staged files are made 0600: stored ones 0644)."""
         os.chmod(self.path, 0o644)
         dest = storage.place(self.path, rel)

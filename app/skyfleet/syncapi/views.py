@@ -35,7 +35,8 @@ def _now() -> dt.datetime:
 def _keeping() -> service.Keeping:
     """What this server keeps today, and the pruner that makes room below the floor."""
     ext = skyfleet_state()
-    pruner = Pruner(sessionmaker(bind=db.engine, expire_on_commit=False), ext.storage, ext.retention, clock=_now)
+    pruner = Pruner(sessionmaker(bind=db.engine, expire_on_commit=False), ext.storage, ext.retention, clock=_now,
+                    lock_dir=ext.settings.data_dir)
     return service.Keeping(ext.retention, _now().date(), pruner, log=current_app.logger)
 
 

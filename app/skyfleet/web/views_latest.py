@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import Blueprint, abort, jsonify, send_from_directory, url_for
+from flask import Blueprint, abort, jsonify, url_for
 
 from ..core import media_types
-from ..extensions import db, skyfleet_state
+from ..core.errors import StorageUnavailable
+from ..extensions import db
 from ..models import utcnow
 from . import latest
 from .access import can_see_hidden, public, require_media_viewer, require_viewer, wants_json
 from .media import MEDIA_HEADERS
 from .present import media_file_url
+from .stored_media import send_stored, unavailable
 
 bp = Blueprint("latest", __name__)
+bp.register_error_handler(StorageUnavailable, unavailable)
 
 
 @bp.before_request
@@ -51,11 +54,10 @@ def _choose(camera_ref: str, kind: str, only_tonight: bool):
 
 
 def _send(choice: latest.Choice):
-    storage = skyfleet_state().storage
     mimetype = media_types.served_type(choice.filename)
     if mimetype is None:  # a file an older release stored under another extension: not to embed
         abort(404)
-    response = send_from_directory(storage.root, choice.filename, mimetype=mimetype, conditional=True)
+    response = send_stored(choice.filename, mimetype=mimetype, store_cache_control="no-cache")
     response.headers.update(MEDIA_HEADERS)
     response.headers["Link"] = f'<{media_file_url(choice.filename)}>; rel="canonical"'
     response.cache_control.max_age = None
