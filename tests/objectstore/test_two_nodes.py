@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from skyfleet.extensions import db
 from skyfleet.models import Asset
-from tests.conftest import PG_URL, add_api_user, make_app
+from tests.conftest import PG_URL, add_api_user, drop_everything, make_app
 from tests.helpers import metadata as mdh
 from tests.helpers.media import fake
 from tests.helpers.wire import CAMERA_UUID, Sender
@@ -35,9 +35,7 @@ def site(tmp_path, seaweed, bucket, prefix):
     add_api_user(nodes[0])
     yield nodes
     for node in nodes:
-        with node.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        drop_everything(node)  # the shared database: emptied (PostgreSQL) or dropped, once per node
 
 
 def test_an_upload_through_one_node_is_served_and_listed_by_the_other(site):
@@ -89,9 +87,8 @@ def test_a_node_with_a_secret_of_its_own_opens_no_key_of_the_site(site, tmp_path
     if not PG_URL:
         own["database_url"] = f"sqlite:///{tmp_path / 'site.db'}"
     stray = make_app(tmp_path / "node-stray", **own)
-    try:
-        resp = Sender(stray.test_client()).send("PUT", "camera", mdh.camera(), b"", media_name="bogus.ext")
-        assert resp.status_code == 401, resp.get_json()
-    finally:
-        with stray.app_context():
-            db.engine.dispose()
+    resp = Sender(stray.test_client()).send("PUT", "camera", mdh.camera(), b"", media_name="bogus.ext")
+    assert resp.status_code == 401, resp.get_json()
+    with stray.app_context():
+        db.session.remove()
+        db.engine.dispose()
