@@ -26,30 +26,19 @@ from pathlib import Path
 import requests
 
 from tests.bench.bench_syncapi_ingest import make_jpeg, server_cpu_seconds
+from tests.bench.site import empty_database, site_settings
 from tests.helpers import metadata as mdh
 from tests.helpers.live import LiveServer
-from tests.helpers.seaweed import ACCESS_KEY, REGION, SECRET_KEY, Seaweed, weed_binary
+from tests.helpers.seaweed import Seaweed, weed_binary
 from tests.helpers.wire import dumps, multipart, sized, v1_headers
 
 IMAGE_BYTES = 700_000  # a 1280x1024 night frame as JPEG: 100 cameras a day ~ 100 GB
 THUMBNAIL_BYTES = 20_000
 
 
-def node_settings(root: Path, seaweed: Seaweed, bucket: str) -> str:
-    """What every node's settings share beside the database (LiveServer writes that one)."""
-    secret = root / "s3-secret"
-    root.mkdir(parents=True, exist_ok=True)
-    if not secret.exists():
-        secret.write_text(SECRET_KEY + "\n")
-        os.chmod(secret, 0o600)
-    return (f'secret_key_file = "{root / "shared-server-secret.key"}"\n'  # every node opens the same API keys
-            f'[storage]\nbackend = "s3"\nendpoint_url = "{seaweed.endpoint_url}"\nbucket = "{bucket}"\n'
-            f'region = "{REGION}"\nprefix = "fleet"\naccess_key_id = "{ACCESS_KEY}"\n'
-            f'secret_access_key_file = "{secret}"\n')
-
-
-def start_nodes(root: Path, count: int, database_url: str, seaweed: Seaweed, bucket: str) -> list[LiveServer]:
-    extra = node_settings(root, seaweed, bucket)
+def start_nodes(root: Path, count: int, database_url: str, seaweed: Seaweed, bucket: str,
+                prefix: str) -> list[LiveServer]:
+    extra = site_settings(root, seaweed, bucket, prefix)
     env_db = os.environ.get("SKYFLEET_TEST_DATABASE_URL")
     os.environ["SKYFLEET_TEST_DATABASE_URL"] = database_url  # LiveServer.prepare's database
     try:
@@ -69,8 +58,9 @@ def start_nodes(root: Path, count: int, database_url: str, seaweed: Seaweed, buc
 
 
 def send(session: requests.Session, url: str, user: str, key: str, segment: str, meta: dict, media: bytes,
-         name: str) -> tuple[float, int]:
-    """One upload as a camera host sends it (the camera itself with PUT, its assets with POST)."""
+         name: str) -> tuple[float, int, str]:
+    """One upload as a camera host sends it (the camera itself with PUT, its assets with POST):
+    (seconds, status, the answer's text when it was not a 200)."""
     raw = dumps(sized(meta, media))
     body, ctype = multipart(raw, media, name)
     headers = dict(v1_headers(user, key, raw), **{"Content-Type": ctype})
@@ -78,10 +68,11 @@ def send(session: requests.Session, url: str, user: str, key: str, segment: str,
     t0 = time.perf_counter()
     try:
         method = session.put if segment == "camera" else session.post
-        status = method(f"{url}/indi-allsky/sync/v1/{segment}", data=body, headers=headers, timeout=60).status_code
-    except requests.RequestException:
-        status = 0
-    return time.perf_counter() - t0, status
+        resp = method(f"{url}/indi-allsky/sync/v1/{segment}", data=body, headers=headers, timeout=60)
+        status, text = resp.status_code, ("" if resp.status_code == 200 else resp.text[:200])
+    except requests.RequestException as exc:
+        status, text = 0, str(exc)[:200]
+    return time.perf_counter() - t0, status, text
 
 
 def run_fleet(nodes: list[LiveServer], cameras: int, minutes: float, jpeg: bytes, thumb: bytes) -> dict:
@@ -101,9 +92,9 @@ def run_fleet(nodes: list[LiveServer], cameras: int, minutes: float, jpeg: bytes
         for done in pool.map(lambda i: send(session(), node_of(i), user, key, "camera",
                                             mdh.camera(f"fleet {i}", uuids[i]), b"", "bogus.ext"), range(cameras)):
             if done[1] != 200:
-                raise RuntimeError(f"camera sync answered {done[1]}")
+                raise RuntimeError(f"camera sync answered {done[1]}: {done[2]}")
     latencies: list[float] = []
-    errors: list[int] = []
+    errors: list[tuple[int, str]] = []
     lock = threading.Lock()
 
     def one_camera_minute(i: int, k: int) -> None:
@@ -111,11 +102,11 @@ def run_fleet(nodes: list[LiveServer], cameras: int, minutes: float, jpeg: bytes
         for segment, meta, media, name in (
                 ("image", mdh.asset("image", when=when, camera_uuid=uuids[i]), jpeg, "sky.jpg"),
                 ("thumbnail", mdh.asset("thumbnail", when=when, camera_uuid=uuids[i]), thumb, "sky-thumb.jpg")):
-            seconds, status = send(session(), node_of(i), user, key, segment, meta, media, name)
+            seconds, status, text = send(session(), node_of(i), user, key, segment, meta, media, name)
             with lock:
                 latencies.append(seconds)
                 if status != 200:
-                    errors.append(status)
+                    errors.append((status, text))
 
     cpu_before = sum(server_cpu_seconds(n.proc.pid) for n in nodes)
     rounds = max(1, round(minutes))
@@ -133,7 +124,9 @@ def run_fleet(nodes: list[LiveServer], cameras: int, minutes: float, jpeg: bytes
             f.result()
     cpu = sum(server_cpu_seconds(n.proc.pid) for n in nodes) - cpu_before
     ordered = sorted(latencies)
-    return {"uploads": len(latencies), "errors": len(errors), "statuses": sorted(set(errors)),
+    if errors:
+        print(f"{len(errors)} errors, the first: {errors[0][0]} {errors[0][1]}", file=sys.stderr)
+    return {"uploads": len(latencies), "errors": len(errors), "statuses": sorted({e[0] for e in errors}),
             "p50": statistics.median(ordered), "p95": ordered[int(0.95 * (len(ordered) - 1))], "max": ordered[-1],
             "cpu_ms": cpu * 1000 / len(latencies)}
 
@@ -153,13 +146,14 @@ def main(argv=None) -> None:
     seaweed = Seaweed(root / "seaweed").start()
     jpeg = make_jpeg(root / "sky.jpg")[:IMAGE_BYTES]
     thumb = jpeg[:THUMBNAIL_BYTES]
+    bucket = seaweed.new_bucket("fleet")  # one bucket, a prefix per row: SeaweedFS gives each bucket its own volumes
     rows = []
     try:
         for n_nodes in (int(x) for x in args.nodes.split(",")):
             for cameras in (int(x) for x in args.cameras.split(",")):
-                bucket = seaweed.new_bucket(f"fleet-{n_nodes}-{cameras}")
-                _empty_database(args.database_url)  # each row starts from an empty site
-                nodes = start_nodes(root / f"run-{n_nodes}-{cameras}", n_nodes, args.database_url, seaweed, bucket)
+                empty_database(args.database_url)  # each row starts from an empty site
+                nodes = start_nodes(root / f"run-{n_nodes}-{cameras}", n_nodes, args.database_url, seaweed, bucket,
+                                    prefix=f"run-{n_nodes}-{cameras}")
                 try:
                     rows.append((n_nodes, cameras, run_fleet(nodes, cameras, args.minutes, jpeg, thumb)))
                 finally:
@@ -177,13 +171,6 @@ def main(argv=None) -> None:
         errors = f"{r['errors']} {r['statuses']}" if r["errors"] else "0"
         print(f"| {n_nodes} | {cameras} | {r['uploads']} | {errors} | {r['p50'] * 1000:.0f} ms "
               f"| {r['p95'] * 1000:.0f} ms | {r['max'] * 1000:.0f} ms | {r['cpu_ms']:.1f} ms |")
-
-
-def _empty_database(url: str) -> None:
-    """No tables left (the first node migrates it again)."""
-    from skyfleet.factory import create_app
-    from tests.conftest import drop_everything
-    drop_everything(create_app({"data_dir": tempfile.mkdtemp(prefix="skyfleet-bench-drop-"), "database_url": url}))
 
 
 if __name__ == "__main__":

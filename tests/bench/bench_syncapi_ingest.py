@@ -22,9 +22,11 @@ from pathlib import Path
 
 import requests
 
+from tests.bench.site import empty_database, site_settings
 from tests.bench.threads import run_timed
 from tests.helpers import metadata as mdh
 from tests.helpers.live import BIN, LiveServer, free_port, gunicorn_shape
+from tests.helpers.seaweed import Seaweed
 from tests.helpers.wire import dumps, multipart, sized, v1_headers
 
 
@@ -120,9 +122,17 @@ def main(argv=None) -> None:
     ap.add_argument("--clients", default="1,8,32")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--s3", action="store_true", help="media in an S3 bucket (SeaweedFS started here)")
     args = ap.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="skyfleet-bench-"))
-    srv = LiveServer(root / "skyfleet", workers=args.workers, threads=args.threads)
+    seaweed = None
+    extra = ""
+    if args.s3:
+        seaweed = Seaweed(root / "seaweed").start()
+        extra = site_settings(root, seaweed, seaweed.new_bucket("ingest"))
+    if os.environ.get("SKYFLEET_TEST_DATABASE_URL"):
+        empty_database(os.environ["SKYFLEET_TEST_DATABASE_URL"])
+    srv = LiveServer(root / "skyfleet", workers=args.workers, threads=args.threads, extra_settings=extra)
     srv.prepare()
     srv.start()
     bare, bare_url = start_bare(root, args.workers, args.threads)
@@ -144,6 +154,7 @@ def main(argv=None) -> None:
         shape = (f"gthread {args.workers} workers x {args.threads} threads" if args.threads > 1
                  else f"{args.workers} sync workers")
         database = "PostgreSQL" if os.environ.get("SKYFLEET_TEST_DATABASE_URL") else "SQLite"
+        database += " + SeaweedFS (S3)" if args.s3 else " + local disk"
         print(f"\nSyncAPI ingest, {len(jpeg)} byte JPEG, {args.uploads} uploads per row, {database}, "
               f"gunicorn {shape}, Python {sys.version.split()[0]}\n")
         print("| clients | skyfleet uploads/s | bare WSGI uploads/s | skyfleet / bare "
@@ -153,6 +164,8 @@ def main(argv=None) -> None:
             print(f"| {n} | {sky:.1f} | {bare_rate:.1f} | {sky / bare_rate:.2f} | {sky_cpu:.1f} | {bare_cpu:.1f} |")
     finally:
         srv.stop()
+        if seaweed is not None:
+            seaweed.stop()
         os.killpg(bare.pid, 15)
         bare.wait()
         shutil.rmtree(root, ignore_errors=True)
