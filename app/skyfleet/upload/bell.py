@@ -2,7 +2,8 @@
 
 Without it an idle worker looks at the queue every `idle_poll_seconds` (2 s), and a fresh image waits
 for that look.  The bell is a file beside the database whose modification time a committing process
-moves (capture, night builds, `skyfleet sync resync`); a waiting worker compares the time every
+moves (the capture service's sessions: frames, night products, mini videos, camera syncs; the CLI's
+`skyfleet sync resync` does not ring, its jobs wait for the next look); a waiting worker compares the time every
 `CHECK_SECONDS`, a stat() that costs nothing even on a Raspberry Pi.  A file works across processes
 and users with no socket to bind or clean up, and a worker that misses a ring (started after it)
 still finds the job at its next look.
@@ -66,8 +67,8 @@ class QueueBell:
             if session.info.pop(JOBS_ADDED, False):
                 self.ring()
 
-        def after_rollback(session: Session) -> None:
+        def after_soft_rollback(session: Session, previous) -> None:
             session.info.pop(JOBS_ADDED, None)
 
         event.listen(sessions, "after_commit", after_commit)
-        event.listen(sessions, "after_soft_rollback", lambda session, previous: after_rollback(session))
+        event.listen(sessions, "after_soft_rollback", after_soft_rollback)
