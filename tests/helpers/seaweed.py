@@ -57,6 +57,8 @@ class Seaweed:
     endpoint_url: str = ""
     log_path: Optional[Path] = None
     ports: dict = field(default_factory=dict)
+    # volumes of 64 MB the volume server may make: enough for the tests; a benchmark storing gigabytes asks more
+    volumes: int = 30
 
     def client(self, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY):
         return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=REGION, aws_access_key_id=access_key,
@@ -75,7 +77,7 @@ class Seaweed:
             "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
         self.ports = ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS))))
         args = [exe, "server", "-s3", "-filer", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                f"-s3.config={config}", "-master.volumeSizeLimitMB=64", "-volume.max=30",
+                f"-s3.config={config}", "-master.volumeSizeLimitMB=64", f"-volume.max={self.volumes}",
                 "-volume.preStopSeconds=0", "-volume.minFreeSpace=1MiB",
                 # the gateway's Iceberg and Lance servers listen on fixed ports unless disabled
                 "-s3.port.iceberg=0", "-s3.port.lance=0",

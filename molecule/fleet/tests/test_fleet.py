@@ -1,0 +1,197 @@
+"""A fleet site: two web nodes on one PostgreSQL, one bucket and one server secret, behind a TCP balancer.
+
+The camera uploads to the site's name; either node serves every page and every media URL; a node can be
+stopped (its proxy and both gunicorn pools) while the camera keeps capturing, and every frame taken
+meanwhile reaches the site through the other node.  These tests run once (on the camera host's handle);
+the others are reached by name (conftest.py).
+"""
+import json
+import re
+import shlex
+from urllib.parse import quote
+
+import pytest
+from conftest import CAMERA, DATABASE, SITE, WEB_NODES
+from skyfleet_testinfra import (
+    BASE_PATH,
+    CONFIG_DIR,
+    CONFIG_FILE,
+    DATA_DIR,
+    JPEG_MAGIC,
+    PROXIES,
+    SERVICE_USER,
+    VENV,
+    assert_file,
+    file_magic,
+    latest_asset,
+    only_on,
+    proxy_of,
+    skyfleet,
+    wait_for,
+)
+
+CA = f"{CONFIG_DIR}/remote-remote-ca.pem"       # the site's certificate, as the camera fetched it
+CHAIN_TIMEOUT = 240                             # capture period 15 s, processing, queue, retries
+NODE_UNITS = ["skyfleet-web.socket", "skyfleet-web.service", "skyfleet-syncapi.socket", "skyfleet-syncapi.service"]
+
+# the images of a camera (by name) taken at or after a time, as the host's own database has them
+_IMAGES_SINCE = """
+import datetime as dt, json, sys
+from sqlalchemy import select
+from skyfleet import settings
+from skyfleet.db_setup import session_factory
+from skyfleet.models import Asset, Camera
+camera, since = sys.argv[1], dt.datetime.fromisoformat(sys.argv[2])
+s = settings.load()
+with session_factory(s.database_url, s.sqlite_busy_timeout_ms)() as db:
+    rows = db.scalars(select(Asset.create_date_utc).join(Camera).where(
+        Asset.kind == "image", Camera.name == camera, Asset.create_date_utc >= since))
+    print(json.dumps(sorted(r.isoformat(timespec="seconds") for r in rows)))
+"""
+
+
+@pytest.fixture(autouse=True)
+def _once(host):
+    only_on(host, "local")
+
+
+def images_since(host, camera: str, since: str) -> list:
+    out = host.check_output(f"cd {DATA_DIR} && runuser -u {SERVICE_USER} -- env SKYFLEET_CONFIG={CONFIG_FILE} "
+                            f"{VENV}/bin/python -c {shlex.quote(_IMAGES_SINCE)} {shlex.quote(camera)} {since}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def via(host, node: str, path: str, output: str = "/dev/null", *options: str, write: str = "%{http_code}"):
+    """GET https://<site><path> from `host`, connecting to `node` itself instead of the balancer (the pages
+    are at the root, the SyncAPI and the media under the base path)."""
+    opts = " ".join(shlex.quote(o) for o in options)
+    res = host.run(f"curl -sS --max-time 20 --cacert {CA} --connect-to {SITE}:443:{node}:443 -o {shlex.quote(output)} "
+                   f"-w {shlex.quote(write)} {opts} {shlex.quote(f'https://{SITE}{path}')}")
+    return res.stdout.strip(), res.stderr
+
+
+def sha256_of(host, path: str) -> str:
+    return host.check_output(f"sha256sum {shlex.quote(path)}").split()[0]
+
+
+def camera_name(site) -> str:
+    return site[CAMERA].ansible.get_variables()["skyfleet_camera_name"]
+
+
+def sync_posts(node) -> int:
+    """SyncAPI uploads the node's proxy logged (both proxies log to skyfleet-access.log)."""
+    log = f"/var/log/{'apache2' if proxy_of(node) == 'apache' else 'nginx'}/skyfleet-access.log"
+    return int(node.run(f"grep -c 'POST {BASE_PATH}/sync/' {log} || true").stdout.strip() or 0)
+
+
+def stop_node(node) -> None:
+    unit = PROXIES[proxy_of(node)][0]
+    node.check_output(f"systemctl stop {unit} {' '.join(NODE_UNITS)}")
+
+
+def start_node(node) -> None:
+    unit = PROXIES[proxy_of(node)][0]
+    node.check_output(f"systemctl start {' '.join(NODE_UNITS)} {unit}")
+
+
+def drained(camera) -> bool:
+    """The camera's queue holds nothing waiting or parked for the site."""
+    res = skyfleet(camera, "sync", "status")
+    assert res.rc == 0, res.stderr
+    line = next(row for row in res.stdout.splitlines() if row.startswith("remote remote:"))
+    return line.startswith("remote remote: 0 waiting, 0 parked")
+
+
+def test_the_web_nodes_share_the_database_the_bucket_and_the_server_secret(site):
+    settings = [site[n].file(CONFIG_FILE).content_string for n in WEB_NODES]
+    for node, text in zip(WEB_NODES, settings):
+        url = f"postgresql+psycopg://skyfleet@{DATABASE}:5432/skyfleet?sslmode=require&passfile="
+        assert f'database_url = "{url}' in text, node
+        assert 'backend = "s3"' in text and 'bucket = "skyfleet"' in text, node
+        assert_file(site[node], f"{CONFIG_DIR}/database.pgpass", 0o600, SERVICE_USER, SERVICE_USER)
+        assert_file(site[node], f"{DATA_DIR}/secret.key", 0o600, SERVICE_USER, SERVICE_USER)
+        assert_file(site[node], f"{CONFIG_DIR}/storage-s3.secret", 0o640, "root", SERVICE_USER)
+    secrets = {sha256_of(site[n], f"{DATA_DIR}/secret.key") for n in WEB_NODES}
+    assert len(secrets) == 1, "the web nodes have different server secrets"
+    # the database password is nowhere in the settings: only in the 0600 password file
+    assert all(":" not in text.split("postgresql+psycopg://")[1].split("@")[0] for text in settings)
+
+
+def test_postgresql_takes_the_web_nodes_only_over_tls_with_the_password(site):
+    web = site[WEB_NODES[0]]
+    ok = web.run(f"runuser -u {SERVICE_USER} -- env PGPASSFILE={CONFIG_DIR}/database.pgpass "
+                 f"psql 'host={DATABASE} dbname=skyfleet user=skyfleet sslmode=require' "
+                 "-Atc 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'")
+    assert ok.rc == 0 and ok.stdout.strip() == "t", ok.stderr
+    plain = web.run(f"runuser -u {SERVICE_USER} -- env PGPASSFILE={CONFIG_DIR}/database.pgpass "
+                    f"psql 'host={DATABASE} dbname=skyfleet user=skyfleet sslmode=disable' -Atc 'SELECT 1'")
+    assert plain.rc != 0 and "no encryption" in plain.stderr, (plain.stdout, plain.stderr)
+    wrong = web.run(f"env PGPASSWORD=not-the-password psql 'host={DATABASE} dbname=skyfleet user=skyfleet "
+                    f"sslmode=require' -Atc 'SELECT 1'")
+    assert wrong.rc != 0 and "password authentication failed" in wrong.stderr, wrong.stderr
+    other = web.run(f"runuser -u {SERVICE_USER} -- env PGPASSFILE={CONFIG_DIR}/database.pgpass "
+                    f"psql 'host={DATABASE} dbname=postgres user=skyfleet sslmode=require' -Atc 'SELECT 1'")
+    assert other.rc != 0 and "no pg_hba.conf entry" in other.stderr, other.stderr
+
+
+def test_the_deploy_migrated_and_made_the_accounts_once(site):
+    """Both nodes ran site.yml at the same time: had each migrated or added the accounts, PostgreSQL would
+    have logged the loser's duplicate (an existing relation, a duplicate key)."""
+    db = site[DATABASE]
+    logs = db.check_output("cat /var/log/postgresql/postgresql-*-main.log")
+    clashes = [line for line in logs.splitlines()
+               if "ERROR:" in line and ("already exists" in line or "duplicate key" in line)]
+    assert not clashes, clashes
+    for node in WEB_NODES:
+        accounts = skyfleet(site[node], "user", "list")
+        assert accounts.rc == 0, accounts.stderr
+        assert CAMERA in accounts.stdout and "admin" in accounts.stdout, (node, accounts.stdout)
+
+
+def test_every_page_and_media_url_works_from_both_nodes(site, host):
+    camera = camera_name(site)
+    asset = wait_for(lambda: latest_asset(site[WEB_NODES[0]], "image"), CHAIN_TIMEOUT)
+    assert asset and asset["camera"] == camera, asset
+    code, err = via(host, WEB_NODES[0], "/cameras", "/tmp/fleet-cameras.html")
+    assert code == "200", (code, err)
+    camera_pages = sorted(set(re.findall(r'/camera/[0-9]+', host.file("/tmp/fleet-cameras.html").content_string)))
+    assert camera_pages, "no camera page linked from /cameras"
+    pages = ["/", "/cameras", *camera_pages, f"{camera_pages[0]}/nights", f"/latest/{quote(camera)}/image",
+             f"/latest/{quote(camera)}/thumbnail", "/login"]
+    digests = {}
+    for node in WEB_NODES:
+        for path in pages:
+            code, err = via(host, node, path, "/tmp/fleet-page", "-L")
+            assert code == "200", (node, path, code, err)
+        # the media are in the bucket: the node answers with a presigned URL on the S3 endpoint
+        answer, err = via(host, node, f"{BASE_PATH}/{asset['url']}", write="%{http_code} %{redirect_url}")
+        status, _, location = answer.partition(" ")
+        assert status in ("302", "303", "307"), (node, answer, err)
+        assert location.startswith(f"http://{DATABASE}:8333/skyfleet/"), (node, location)
+        code, err = via(host, node, f"{BASE_PATH}/{asset['url']}", "/tmp/fleet-media.jpg", "-L")
+        assert code == "200", (node, code, err)
+        assert file_magic(host, "/tmp/fleet-media.jpg") == JPEG_MAGIC
+        digests[node] = sha256_of(host, "/tmp/fleet-media.jpg")
+    assert len(set(digests.values())) == 1, digests
+
+
+@pytest.mark.parametrize("stopped", WEB_NODES)
+def test_a_stopped_node_loses_no_upload(site, host, stopped):
+    """Stop one node; the camera keeps capturing and its uploads go to the other node through the
+    balancer; every frame taken meanwhile is on the site once the queue drains."""
+    camera = camera_name(site)
+    other = next(n for n in WEB_NODES if n != stopped)
+    posts_before = sync_posts(site[other])
+    since = host.check_output("date -u +%Y-%m-%dT%H:%M:%S")
+    stop_node(site[stopped])
+    try:
+        arrived = wait_for(lambda: images_since(site[other], camera, since)[2:], CHAIN_TIMEOUT)
+        assert arrived, f"no frames taken since {since} reached {other} while {stopped} was down"
+        assert sync_posts(site[other]) > posts_before, f"{other} logged no SyncAPI upload"
+    finally:
+        start_node(site[stopped])
+    assert wait_for(lambda: drained(site[CAMERA]), CHAIN_TIMEOUT), skyfleet(site[CAMERA], "sync", "status").stdout
+    taken = images_since(site[CAMERA], camera, since)
+    on_site = images_since(site[stopped], camera, since)  # the stopped node sees them too: one database
+    missing = sorted(set(taken) - set(on_site))
+    assert taken and not missing, f"taken since {since}: {len(taken)}, missing on the site: {missing}"
