@@ -5,13 +5,16 @@ stopped (its proxy and both gunicorn pools) while the camera keeps capturing, an
 meanwhile reaches the site through the other node.  These tests run once (on the camera host's handle);
 the others are reached by name (conftest.py).
 """
+import base64
 import json
+import os
 import re
 import shlex
 from urllib.parse import quote
 
 import pytest
 from conftest import CAMERA, DATABASE, SITE, WEB_NODES
+from playbook_runs import inventory_copy, run_site, set_host_vars, state_of
 from skyfleet_testinfra import (
     BASE_PATH,
     CONFIG_DIR,
@@ -195,3 +198,28 @@ def test_a_stopped_node_loses_no_upload(site, host, stopped):
     on_site = images_since(site[stopped], camera, since)  # the stopped node sees them too: one database
     missing = sorted(set(taken) - set(on_site))
     assert taken and not missing, f"taken since {since}: {len(taken)}, missing on the site: {missing}"
+
+
+def test_a_node_holding_another_server_secret_is_refused_before_anything_changes(site, tmp_path):
+    """A single remote growing into a fleet keeps its own secret.key: a vault secret that differs must not
+    replace it (every API key stored with it would stop opening)."""
+    node = site[WEB_NODES[1]]
+    before = state_of(node)
+    inventory = inventory_copy(tmp_path / "inventory")
+    other = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    set_host_vars(inventory, WEB_NODES[1], {"skyfleet_app_secret_key": other})
+    run = run_site(inventory, "--limit", WEB_NODES[1])
+    assert run.failed_with(f"{DATA_DIR}/secret.key on {WEB_NODES[1]} holds another server secret",
+                           "vault_skyfleet_app_secret_key"), run.explain()
+    assert other not in run.output
+    assert state_of(node) == before, "the refused run changed the node"
+
+
+def test_several_web_nodes_without_a_shared_bucket_are_refused(site, tmp_path):
+    inventory = inventory_copy(tmp_path / "inventory")
+    set_host_vars(inventory, WEB_NODES[1], {"skyfleet_app_storage_backend": "local"})
+    before = state_of(site[WEB_NODES[1]])
+    run = run_site(inventory, "--limit", WEB_NODES[1])
+    assert run.failed_with(f"2 web servers ({', '.join(WEB_NODES)}) must share",
+                           "skyfleet_app_storage_backend: s3 (got local)"), run.explain()
+    assert state_of(site[WEB_NODES[1]]) == before, "the refused run changed the node"
