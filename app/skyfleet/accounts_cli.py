@@ -7,7 +7,7 @@ import sys
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from . import accounts, apikeys
 from .extensions import db, skyfleet_state
@@ -62,7 +62,15 @@ def user_add(username: str, admin: bool, password_stdin: bool, exist_ok: bool) -
         click.echo("unchanged")
         return
     accounts.add(db.session, username, _password(password_stdin), admin=admin)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # made meanwhile by another process on the same database (e.g. another web node's deploy)
+        db.session.rollback()
+        if exist_ok:
+            click.echo("unchanged")
+            return
+        raise click.ClickException(f"user {username!r} exists") from None
     click.echo(f"created user {username}{' (admin)' if admin else ''}")
 
 

@@ -140,6 +140,29 @@ def test_add_with_exist_ok_changes_nothing(app, runner):
     assert fresh.exit_code == 0 and "created user frank" in fresh.output
 
 
+def test_add_made_meanwhile_by_another_process_is_unchanged_with_exist_ok(app, runner, monkeypatch):
+    """Two web nodes of one database adding the same account: the one whose insert loses sees the unique
+    constraint, and with --exist-ok that is 'unchanged', not a traceback; without it a one-line error."""
+    from sqlalchemy.orm import Session
+
+    from skyfleet import accounts_cli
+    original = accounts.add
+
+    def add_while_the_other_node_commits(session, username, password, admin=False):
+        added = original(session, username, password, admin=admin)  # checked: no such user yet
+        with Session(db.engine) as other_node:
+            original(other_node, username, "the-other-nodes-pw")
+            other_node.commit()
+        return added
+
+    monkeypatch.setattr(accounts_cli.accounts, "add", add_while_the_other_node_commits)
+    raced = runner.invoke(args=["user", "add", "gina", "--password-stdin", "--exist-ok"], input="password-g\n")
+    assert raced.exit_code == 0 and raced.output.strip() == "unchanged", raced.output
+    assert accounts.verify_password(user(app, "gina"), "the-other-nodes-pw")
+    plain = runner.invoke(args=["user", "add", "hank", "--password-stdin"], input="password-h\n")
+    assert plain.exit_code == 1 and "user 'hank' exists" in plain.output and "Traceback" not in plain.output
+
+
 def test_asset_latest_prints_the_newest_image(app, runner, sender, camera):
     import json
     none = runner.invoke(args=["asset", "latest"])
