@@ -120,3 +120,21 @@ def test_no_rows_bad_ranges_and_unknown_cameras(app, client, camera):
     for bad in ("month=2024-13", "month=x", "year=abc", "year=9999", "month=9999-12", "year=0"):
         assert client.get(f"/camera/1/longterm?{bad}").status_code == 404, bad
         assert client.get(f"/camera/1/longterm.png?{bad}").status_code == 404, bad
+
+
+def test_a_private_site_keeps_the_picture_out_of_shared_caches(private_app, private_night):
+    from .conftest import VIEWER, VIEWER_PW, add_user, login
+    anonymous = private_app.test_client().get("/camera/1/longterm.png")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    add_user(private_app, VIEWER, VIEWER_PW)
+    viewer = private_app.test_client()
+    assert login(viewer, VIEWER, VIEWER_PW).status_code == 302
+    resp = viewer.get("/camera/1/longterm.png")
+    assert resp.status_code == 200 and resp.mimetype == "image/png"
+    cache = resp.headers["Cache-Control"]
+    assert "private" in cache and "no-cache" in cache and "public" not in cache, cache
+
+
+def test_a_public_site_lets_shared_caches_keep_the_picture_and_ask_again(client, december):
+    cache = client.get("/camera/1/longterm.png").headers["Cache-Control"]
+    assert "public" in cache and "no-cache" in cache and "private" not in cache, cache

@@ -15,6 +15,16 @@ def public() -> bool:
     return app_settings().web.public
 
 
+def revalidated_by_viewers(response):
+    """Cache-Control of an answer that changes under the same URL (the newest image, a cached picture):
+    every cache asks again each time; shared caches may keep it only on a public site."""
+    response.cache_control.max_age = None
+    response.cache_control.no_cache = True
+    response.cache_control.public = public()
+    response.cache_control.private = None if public() else True
+    return response
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 

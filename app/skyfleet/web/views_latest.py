@@ -18,7 +18,7 @@ from ..core.errors import StorageUnavailable
 from ..extensions import db
 from ..models import utcnow
 from . import latest
-from .access import can_see_hidden, public, require_media_viewer, require_viewer, wants_json
+from .access import can_see_hidden, public, require_media_viewer, require_viewer, revalidated_by_viewers, wants_json
 from .media import MEDIA_HEADERS
 from .present import media_file_url
 from .stored_media import send_stored, unavailable
@@ -60,11 +60,7 @@ def _send(choice: latest.Choice):
     response = send_stored(choice.filename, mimetype=mimetype, store_cache_control="no-cache")
     response.headers.update(MEDIA_HEADERS)
     response.headers["Link"] = f'<{media_file_url(choice.filename)}>; rel="canonical"'
-    response.cache_control.max_age = None
-    response.cache_control.no_cache = True
-    response.cache_control.public = public()
-    response.cache_control.private = None if public() else True
-    return _open_to_other_sites(response)
+    return _open_to_other_sites(revalidated_by_viewers(response))
 
 
 def _open_to_other_sites(response):

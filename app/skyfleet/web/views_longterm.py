@@ -13,7 +13,7 @@ from ..extensions import db, skyfleet_state
 from ..models import LongTermKeogram
 from . import latest
 from . import longterm_picture as picture
-from .access import public
+from .access import revalidated_by_viewers
 from .blueprint import bp
 from .params import camera_or_404
 
@@ -77,7 +77,4 @@ def longterm_png(camera_id: int):
     folder = Path(skyfleet_state().settings.data_dir) / "cache" / "longterm"
     path = picture.cached(folder, key, lambda: picture.render(picture.grid(db.session, cam.id, span, offset)))
     response = send_file(path, mimetype="image/png", conditional=True, etag=key)
-    response.cache_control.max_age = None
-    response.cache_control.no_cache = True
-    response.cache_control.public = public()
-    return response
+    return revalidated_by_viewers(response)
