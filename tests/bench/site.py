@@ -26,4 +26,5 @@ def site_settings(root: Path, seaweed: Seaweed, bucket: str, prefix: str = "flee
 
 def empty_database(url: str) -> None:
     """No tables left (the first node migrates it again)."""
-    drop_everything(create_app({"data_dir": tempfile.mkdtemp(prefix="skyfleet-bench-drop-"), "database_url": url}))
+    with tempfile.TemporaryDirectory(prefix="skyfleet-bench-drop-") as data:
+        drop_everything(create_app({"data_dir": data, "database_url": url}))
