@@ -164,10 +164,11 @@ def has_image_taken_at(host, camera: str, create_date_utc: str) -> bool:
     return int(out.strip()) > 0
 
 # --- HTTP from inside a host ---------------------------------------------------------------
-def curl(host, url: str, *options: str, output: str = "/dev/null"):
-    """curl inside `host`; returns (status code, stderr). -k is never used: TLS must verify."""
+def curl(host, url: str, *options: str, output: str = "/dev/null", write: str = "%{http_code}"):
+    """curl inside `host`; returns (what `write` asks for, by default the status code; stderr). -k is never
+    used: TLS must verify."""
     opts = " ".join(shlex.quote(o) for o in options)
-    res = host.run(f"curl -sS --max-time 20 -o {shlex.quote(output)} -w '%{{http_code}}' {opts} {shlex.quote(url)}")
+    res = host.run(f"curl -sS --max-time 20 -o {shlex.quote(output)} -w {shlex.quote(write)} {opts} {shlex.quote(url)}")
     return res.stdout.strip(), res.stderr
 
 

@@ -25,6 +25,7 @@ from skyfleet_testinfra import (
     SERVICE_USER,
     VENV,
     assert_file,
+    curl,
     file_magic,
     latest_asset,
     only_on,
@@ -67,10 +68,8 @@ def images_since(host, camera: str, since: str) -> list:
 def via(host, node: str, path: str, output: str = "/dev/null", *options: str, write: str = "%{http_code}"):
     """GET https://<site><path> from `host`, connecting to `node` itself instead of the balancer (the pages
     are at the root, the SyncAPI and the media under the base path)."""
-    opts = " ".join(shlex.quote(o) for o in options)
-    res = host.run(f"curl -sS --max-time 20 --cacert {CA} --connect-to {SITE}:443:{node}:443 -o {shlex.quote(output)} "
-                   f"-w {shlex.quote(write)} {opts} {shlex.quote(f'https://{SITE}{path}')}")
-    return res.stdout.strip(), res.stderr
+    return curl(host, f"https://{SITE}{path}", "--cacert", CA, "--connect-to", f"{SITE}:443:{node}:443", *options,
+                output=output, write=write)
 
 
 def sha256_of(host, path: str) -> str:
