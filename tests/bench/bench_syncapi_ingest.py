@@ -1,10 +1,13 @@
 """Benchmark: SyncAPI ingest of a 1 MB JPEG + metadata through gunicorn on loopback.
 
-Reports uploads/s for N concurrent clients, for skyfleet and for a bare WSGI app that only writes the
-body to disk with fsync (the floor of this server shape: same gunicorn settings, same run), and their
-ratio.  The default shape is the role's SyncAPI service (gthread, 2 workers x 8 threads); `--threads 1`
-gives sync workers.  Request bodies are built and signed before the clock starts, so the clients'
-own work is only sending.  With SKYFLEET_TEST_DATABASE_URL set the server uses that database.  Run:
+Reports uploads/s for N concurrent clients, for skyfleet and for two bare WSGI apps under the same
+gunicorn settings in the same run (`bare_wsgi.py`): the floor, which only writes the body to disk with
+fsync, and the durable minimum, which also hashes it, renames it into place with its folder fsynced and
+commits one SQLite row (what "durable when the answer is 200" costs with no parsing, no
+authentication and no ORM); and skyfleet's ratio to each.  The default shape is the role's SyncAPI
+service (gthread, 2 workers x 8 threads); `--threads 1` gives sync workers.  Request bodies are built
+and signed before the clock starts, so the clients' own work is only sending.  With
+SKYFLEET_TEST_DATABASE_URL set the server uses that database.  Run:
 
     .venv/bin/python -m tests.bench.bench_syncapi_ingest [--uploads 300] [--clients 1,8,32] [--threads 8]
 """
@@ -41,13 +44,13 @@ def make_jpeg(path: Path) -> bytes:
     return b"\xff\xd8\xff" + os.urandom(1_000_000 - 3)
 
 
-def start_bare(root: Path, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+def start_bare(root: Path, workers: int, threads: int, app: str = "app") -> tuple[subprocess.Popen, str]:
     port = free_port()
-    out = root / "bare-out"
+    out = root / f"bare-{app}"
     out.mkdir()
     env = dict(os.environ, BARE_WSGI_DIR=str(out), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", *gunicorn_shape(workers, threads),
-                             "tests.bench.bare_wsgi:app"], env=env, stdout=subprocess.DEVNULL,
+                             f"tests.bench.bare_wsgi:{app}"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -136,6 +139,7 @@ def main(argv=None) -> None:
     srv.prepare()
     srv.start()
     bare, bare_url = start_bare(root, args.workers, args.threads)
+    durable, durable_url = start_bare(root, args.workers, args.threads, "durable_app")
     try:
         cam_meta = dumps(sized(mdh.camera(), b""))
         body, ctype = multipart(cam_meta, b"", "bogus.ext")
@@ -148,26 +152,30 @@ def main(argv=None) -> None:
         for n in [int(c) for c in args.clients.split(",")]:
             batch = signed_bodies(srv.user, srv.key, jpeg, args.uploads, start_at)
             bare_rate, bare_cpu = measured(bare_url, bare.pid, batch, n)
+            durable_rate, durable_cpu = measured(durable_url, durable.pid, batch, n)
             sky_rate, sky_cpu = measured(srv.url, srv.proc.pid, batch, n)
             start_at += args.uploads
-            rows.append((n, sky_rate, bare_rate, sky_cpu, bare_cpu))
+            rows.append((n, sky_rate, bare_rate, durable_rate, sky_cpu, bare_cpu, durable_cpu))
         shape = (f"gthread {args.workers} workers x {args.threads} threads" if args.threads > 1
                  else f"{args.workers} sync workers")
         database = "PostgreSQL" if os.environ.get("SKYFLEET_TEST_DATABASE_URL") else "SQLite"
         database += " + SeaweedFS (S3)" if args.s3 else " + local disk"
         print(f"\nSyncAPI ingest, {len(jpeg)} byte JPEG, {args.uploads} uploads per row, {database}, "
               f"gunicorn {shape}, Python {sys.version.split()[0]}\n")
-        print("| clients | skyfleet uploads/s | bare WSGI uploads/s | skyfleet / bare "
-              "| server CPU ms/upload skyfleet | bare |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        for n, sky, bare_rate, sky_cpu, bare_cpu in rows:
-            print(f"| {n} | {sky:.1f} | {bare_rate:.1f} | {sky / bare_rate:.2f} | {sky_cpu:.1f} | {bare_cpu:.1f} |")
+        print("| clients | skyfleet uploads/s | floor | durable minimum | skyfleet / floor | durable minimum / floor "
+              "| skyfleet / durable minimum | server CPU ms/upload skyfleet | floor | durable minimum |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n, sky, bare_rate, durable_rate, sky_cpu, bare_cpu, durable_cpu in rows:
+            print(f"| {n} | {sky:.1f} | {bare_rate:.1f} | {durable_rate:.1f} | {sky / bare_rate:.2f} "
+                  f"| {durable_rate / bare_rate:.2f} | {sky / durable_rate:.2f} | {sky_cpu:.1f} | {bare_cpu:.1f} "
+                  f"| {durable_cpu:.1f} |")
     finally:
         srv.stop()
         if seaweed is not None:
             seaweed.stop()
-        os.killpg(bare.pid, 15)
-        bare.wait()
+        for baseline in (bare, durable):
+            os.killpg(baseline.pid, 15)
+            baseline.wait()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -14,6 +14,13 @@ Each incident is an AlertState row (name, subject).  `notified_at` is None while
 row's current state (firing when active, resolved when not) has not reached every channel; the next
 check sends it again, and never again once it went out.  undelivered_dropped keeps in `since` the time
 of the newest PruneEvent already announced.
+
+disk_floor and certificate_expiry are about the checking host's own disk and certificate: on a
+database several hosts share (PostgreSQL, a fleet's web nodes) their subject names the host ("<path>
+on <host>") and each host decides only its own rows, so one node's full disk is not declared over by
+another node's free one.  The other rules are about the shared data and any host decides them; checks
+on one database run one at a time (an advisory lock on PostgreSQL), so two nodes checking at the same
+moment send each notice once.
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ..housekeeping.disk import size_text
@@ -31,6 +38,9 @@ from .collect import Snapshot
 CAMERA_SILENT, QUEUE_STALLED, DISK_FLOOR = "camera_silent", "queue_stalled", "disk_floor"
 CERTIFICATE_EXPIRY, UNDELIVERED_DROPPED = "certificate_expiry", "undelivered_dropped"
 INCIDENT_RULES = (CAMERA_SILENT, QUEUE_STALLED, DISK_FLOOR, CERTIFICATE_EXPIRY)
+PER_HOST_RULES = (DISK_FLOOR, CERTIFICATE_EXPIRY)
+# pg_advisory_xact_lock key of the alert check ("skyf" in ASCII): any constant other code does not use
+ALERT_CHECK_LOCK = 0x736B7966
 FIRING, RESOLVED = "firing", "resolved"
 SUBJECT_LENGTH = 128  # AlertState.subject
 
@@ -74,6 +84,27 @@ def duration(seconds: float) -> str:
     return f"{seconds // 86400} days"
 
 
+def own_subject(snap: Snapshot, subject: str) -> str:
+    """The subject of a per-host rule's condition: with the host's name on a shared database."""
+    if not snap.shared_database:
+        return subject
+    suffix = f" on {snap.host}"
+    return subject[:SUBJECT_LENGTH - len(suffix)] + suffix
+
+
+def decided_here(row: AlertState, snap: Snapshot) -> bool:
+    """Whether this host's check decides the row: any of a shared rule, a per-host rule's only its own."""
+    return (row.name not in PER_HOST_RULES or not snap.shared_database
+            or row.subject.endswith(f" on {snap.host}"))
+
+
+def _one_check_at_a_time(session: Session) -> None:
+    """On PostgreSQL, wait for another host's check to commit (the lock ends with this transaction),
+    then read the rows as it left them.  SQLite is one host's, and systemd runs one check at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALERT_CHECK_LOCK})
+
+
 def conditions(snap: Snapshot) -> list:
     """Every alert condition that holds in the snapshot (undelivered_dropped is an event: see check)."""
     out = []
@@ -98,7 +129,7 @@ def conditions(snap: Snapshot) -> list:
     d = snap.disk
     if d and d.below_floor:
         level = ("below the EMERGENCY floor" if d.below_emergency_floor else "below the floor")
-        out.append(Condition(DISK_FLOOR, d.path, (
+        out.append(Condition(DISK_FLOOR, own_subject(snap, d.path), (
             f"Free space for {d.path} is {size_text(d.free_bytes)} of {size_text(d.total_bytes)} "
             f"({d.free_percent:.1f} %), {level} ({size_text(d.floor_bytes)}; emergency "
             f"{size_text(d.emergency_floor_bytes)}). skyfleet prunes the "
@@ -108,11 +139,11 @@ def conditions(snap: Snapshot) -> list:
     if c is not None:
         warn = snap.settings.certificate_warn_days
         if c.error:
-            out.append(Condition(CERTIFICATE_EXPIRY, c.path, (
+            out.append(Condition(CERTIFICATE_EXPIRY, own_subject(snap, c.path), (
                 f"The TLS certificate cannot be checked: {c.error}. Check [health] certificate_file and the file.")))
         elif c.days_left is not None and c.days_left < warn:
             state = "has EXPIRED" if c.days_left <= 0 else f"expires in {c.days_left:.0f} day(s)"
-            out.append(Condition(CERTIFICATE_EXPIRY, c.path, (
+            out.append(Condition(CERTIFICATE_EXPIRY, own_subject(snap, c.path), (
                 f"The TLS certificate {c.path} {state} (valid until {when(c.not_after)}; warning below {warn} "
                 f"days). Renew it (certbot renew, or your CA) and reload the web proxy."),
                 c.not_after - dt.timedelta(days=warn) if c.not_after else None))
@@ -164,8 +195,9 @@ def check(session: Session, snap: Snapshot, send: Callable[[Notice], None], now:
     Commits the session."""
     result = CheckResult(active=conditions(snap))
     holding = {(c.name, c.subject): c for c in result.active}
+    _one_check_at_a_time(session)
     rows = {(r.name, r.subject): r for r in session.scalars(
-        select(AlertState).where(AlertState.name.in_(INCIDENT_RULES)))}
+        select(AlertState).where(AlertState.name.in_(INCIDENT_RULES))) if decided_here(r, snap)}
     for key, cond in holding.items():
         row = rows.get(key)
         if row is None:

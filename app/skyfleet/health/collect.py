@@ -105,6 +105,8 @@ class Snapshot:
     pruned_undelivered: int = 0
     certificate: Optional[CertificateHealth] = None
     active_alerts: list = field(default_factory=list)  # (name, subject) of active AlertState rows
+    # PostgreSQL: other hosts (a fleet's web nodes) may keep their alert states in the same database
+    shared_database: bool = False
     errors: list = field(default_factory=list)         # what could not be looked at, e.g. a bad [upload]
 
     def as_dict(self) -> dict:
@@ -136,7 +138,8 @@ def tier(settings: Settings) -> str:
 
 def collect(session: Session, settings: Settings, health: HealthSettings, retention: RetentionPolicy,
             now: dt.datetime, host: Optional[str] = None) -> Snapshot:
-    snap = Snapshot(at=now, host=host or socket.gethostname(), tier=tier(settings), settings=health)
+    snap = Snapshot(at=now, host=host or socket.gethostname(), tier=tier(settings), settings=health,
+                    shared_database=not settings.database_url.startswith("sqlite"))
     snap.cameras = cameras(session, health, now)
     if snap.tier == CAMERA_TIER:
         try:

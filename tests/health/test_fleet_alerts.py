@@ -1,0 +1,99 @@
+"""Alerts on a fleet site: several web nodes check their health against one PostgreSQL database.
+
+A condition about the shared data (a silent camera) is one incident whichever node sees it, announced
+once even when both nodes' timers fire at the same second; a condition about one node's own disk or
+certificate is that node's incident: another node, whose disk is fine, does not declare it over.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from skyfleet.db_setup import session_factory
+from skyfleet.extensions import db, skyfleet_state
+from skyfleet.health import alerts, collect
+from skyfleet.health.config import HealthSettings
+from skyfleet.housekeeping.policy import from_table as retention_from_table
+from skyfleet.models import AlertState
+from tests.conftest import PG_URL
+
+from .conftest import NOW, add_camera, add_image, minutes
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="a database several hosts share is PostgreSQL "
+                                                   "(SKYFLEET_TEST_DATABASE_URL)")
+
+FULL = retention_from_table({"floor_mb": 10**9, "emergency_floor_mb": 10**9})  # every disk is below it
+
+
+class Node:
+    """One web node's health check: its own host name and database connection, the site's database."""
+
+    def __init__(self, app, host: str):
+        self.app, self.host = app, host
+        self.sessions = session_factory(skyfleet_state(app).settings.database_url)
+        self.sent = []
+
+    def send(self, notice) -> None:
+        time.sleep(0.3)  # an SMTP server or webhook takes a moment: the other node's check runs meanwhile
+        self.sent.append(notice)
+
+    def check(self, now, retention=None, start: threading.Barrier | None = None):
+        state = skyfleet_state(self.app)
+        with self.sessions() as session:
+            snap = collect.collect(session, state.settings, HealthSettings(), retention or state.retention, now,
+                                   host=self.host)
+            if start is not None:
+                start.wait(timeout=10)
+            return alerts.check(session, snap, self.send, now)
+
+
+def notices(*nodes) -> list:
+    return sorted((n.alert, n.subject, n.state) for node in nodes for n in node.sent)
+
+
+def checked_together(now, *nodes) -> None:
+    """Each node's check in a thread of its own, their snapshots taken, then both checks at once."""
+    start, errors = threading.Barrier(len(nodes)), []
+
+    def check(node):
+        try:
+            node.check(now, start=start)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=check, args=(node,)) for node in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+
+
+def test_two_nodes_checking_at_the_same_moment_announce_a_silent_camera_once(remote_host):
+    camera = add_camera("north")
+    add_image(camera, NOW - minutes(45))
+    web1, web2 = Node(remote_host, "web1"), Node(remote_host, "web2")
+    checked_together(NOW, web1, web2)
+    assert notices(web1, web2) == [("camera_silent", "north", "firing")]
+    rows = db.session.scalars(select(AlertState).where(AlertState.name == "camera_silent")).all()
+    assert [(r.subject, r.active, r.notified_at) for r in rows] == [("north", True, NOW)]
+    add_image(camera, NOW + minutes(1))  # back: the recovery too goes out once, whichever node sees it
+    checked_together(NOW + minutes(5), web1, web2)
+    assert notices(web1, web2) == [("camera_silent", "north", "firing"), ("camera_silent", "north", "resolved")]
+
+
+def test_one_nodes_full_disk_is_its_own_incident_and_the_other_node_does_not_end_it(remote_host):
+    web1, web2 = Node(remote_host, "web1"), Node(remote_host, "web2")
+    for later in (0, 5, 10, 15):
+        web1.check(NOW + minutes(later), retention=FULL)
+        web2.check(NOW + minutes(later + 1))
+    disk = str(skyfleet_state(remote_host).settings.storage_dir)
+    assert notices(web1) == [("disk_floor", f"{disk} on web1", "firing")]
+    assert notices(web2) == []
+    web1.check(NOW + minutes(20))  # web1's disk has room again
+    assert notices(web1)[-1] == ("disk_floor", f"{disk} on web1", "resolved")
+    assert len(web1.sent) == 2
+    assert "Free space for" in web1.sent[-1].message and "on web1 is back above the floor" in web1.sent[-1].message
