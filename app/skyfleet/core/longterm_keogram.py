@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..models import LongTermKeogram
 
+# a frame's row, looked up for every image recorded: built once
+_ROW_AT = select(LongTermKeogram).where(LongTermKeogram.camera_id == bindparam("camera_id"),
+                                        LongTermKeogram.ts == bindparam("ts"))
 
 def keep(session: Session, camera_id: int, ts: int, pixels: list) -> None:
     """Store (or replace) the pixels of the image taken at Unix second ``ts``; the caller commits."""
-    row = session.scalar(select(LongTermKeogram).where(
-        LongTermKeogram.camera_id == camera_id, LongTermKeogram.ts == ts))
+    row = session.scalar(_ROW_AT, {"camera_id": camera_id, "ts": ts})
     if row is None:
         session.add(LongTermKeogram(camera_id=camera_id, ts=ts, pixels=pixels))
     else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Callable, Optional
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..models import Asset, Camera
@@ -25,10 +25,14 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 
 
+# asked for every asset recorded: built once (building and keying a select cost more than running it)
+_BY_NATURAL_KEY = select(Asset).where(Asset.camera_id == bindparam("camera_id"), Asset.kind == bindparam("kind"),
+                                      Asset.natural_key == bindparam("natural_key"))
+
+
 def find_existing(session: Session, camera: Camera, kind: AssetKind, natural_key: str) -> Optional[Asset]:
     """The camera's asset of this kind with this duplicate key, if one was recorded."""
-    return session.scalar(select(Asset).where(
-        Asset.camera_id == camera.id, Asset.kind == kind.segment, Asset.natural_key == natural_key))
+    return session.scalar(_BY_NATURAL_KEY, {"camera_id": camera.id, "kind": kind.segment, "natural_key": natural_key})
 
 
 def save(session: Session, storage: Storage, kind: AssetKind, camera: Camera, record: AssetRecord,

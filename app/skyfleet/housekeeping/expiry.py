@@ -8,11 +8,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..models import Camera, ExpiryMark
 from .policy import THUMBNAILS, RetentionPolicy, class_of
+
+# the newest expiry mark of a camera's classes (asked for every upload: built once)
+_MARKED_THROUGH = select(ExpiryMark.through_day).where(
+    ExpiryMark.camera_id == bindparam("camera_id"), ExpiryMark.prune_class.in_(bindparam("classes", expanding=True))
+).order_by(ExpiryMark.through_day.desc()).limit(1)
 
 
 def expired_reason(session: Session, policy: RetentionPolicy, camera: Camera, kind: str, day: dt.date,
@@ -26,9 +31,7 @@ def expired_reason(session: Session, policy: RetentionPolicy, camera: Camera, ki
         if cutoff is not None and day < cutoff:
             return (f"the night of {day:%Y-%m-%d} is older than this server keeps {cls.replace('_', ' ')} "
                     f"({days.for_class(cls)} days)")
-    through = session.scalar(select(ExpiryMark.through_day).where(
-        ExpiryMark.camera_id == camera.id, ExpiryMark.prune_class.in_(checked)).order_by(
-        ExpiryMark.through_day.desc()).limit(1))
+    through = session.scalar(_MARKED_THROUGH, {"camera_id": camera.id, "classes": checked})
     if through is not None and day <= through:
         return f"{name.replace('_', ' ')} of this camera up to the night of {through:%Y-%m-%d} were pruned here"
     return None

@@ -32,7 +32,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
-from sqlalchemy import delete, inspect, select
+from sqlalchemy import bindparam, delete, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,6 +54,13 @@ UNIX_SECONDS_RE = re.compile(r"[0-9]{1,12}")
 # so that opening it costs what opening a real user's key costs.
 _DUMMY_KEY = secrets.token_hex(32)
 _dummy_tokens: weakref.WeakKeyDictionary[KeyBox, str] = weakref.WeakKeyDictionary()
+
+
+# The lookups every request makes, built once: building and keying a select cost more than running it
+# (an upload makes several; tests/bench/bench_syncapi_ingest.py)
+_USER_BY_NAME = select(User).where(User.username == bindparam("username"))
+_V1_MAC_SINCE = select(SyncV1Mac).where(SyncV1Mac.user_id == bindparam("user_id"), SyncV1Mac.mac == bindparam("mac"),
+                                        SyncV1Mac.seen_at >= bindparam("since"))
 
 
 def _dummy_token(keybox: KeyBox) -> str:
@@ -121,7 +128,7 @@ class Authenticator:
         The same work either way: one lookup, one key opened."""
         if not HEX_RE.fullmatch(signature):
             raise AuthFailed(f"user {username}: signature is not lowercase hex")
-        user = self.session.scalar(select(User).where(User.username == username))
+        user = self.session.scalar(_USER_BY_NAME, {"username": username})
         failure = None
         if user is None:
             failure = f"unknown user {username!r}"
@@ -209,9 +216,9 @@ class Authenticator:
         return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).replace(tzinfo=None)
 
     def _seen_v1_mac(self, state: AuthState) -> Optional[SyncV1Mac]:
-        return self.session.scalar(select(SyncV1Mac).where(
-            SyncV1Mac.user_id == state.user.id, SyncV1Mac.mac == v1_mac_id(state.signature),
-            SyncV1Mac.seen_at >= self._now_utc() - dt.timedelta(seconds=self.v1_mac_ttl)))
+        return self.session.scalar(_V1_MAC_SINCE, {
+            "user_id": state.user.id, "mac": v1_mac_id(state.signature),
+            "since": self._now_utc() - dt.timedelta(seconds=self.v1_mac_ttl)})
 
     def _check_v1_mac(self, state: AuthState, seen: Optional[SyncV1Mac], media_sha256: Optional[str]) -> None:
         if seen is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from ..core import metadata as md
@@ -108,8 +108,13 @@ def _name(fields: Fields, current: str) -> str:
     return current
 
 
+_CAMERA_BY_UUID = select(Camera).where(Camera.uuid == bindparam("uuid"))  # every upload's: built once
+
+
 def find(session: Session, camera_uuid: str | None = None, camera_id: int | None = None) -> Camera | None:
     """By uuid, by id, or by both (then both must match)."""
+    if camera_id is None and camera_uuid is not None:
+        return session.scalar(_CAMERA_BY_UUID, {"uuid": camera_uuid})
     query = select(Camera)
     if camera_uuid is not None:
         query = query.where(Camera.uuid == camera_uuid)

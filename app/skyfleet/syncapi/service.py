@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..core import media_types, recording
@@ -187,10 +187,13 @@ def _checked_extension(kind: AssetKind, staged: StagedMedia) -> str:
     return ext
 
 
+_HOLDER_OF_NAME = select(Asset.id).where(Asset.filename == bindparam("filename"))  # every upload's: built once
+
+
 def _free_name(session: Session, stem: str, ext: str, natural_key: str, existing: Asset | None) -> str:
     """The layout's name, unless another row holds it (e.g. the same local time twice across a DST change)."""
     rel = stem + ext
-    holder = session.scalar(select(Asset.id).where(Asset.filename == rel))
+    holder = session.scalar(_HOLDER_OF_NAME, {"filename": rel})
     if holder is None or (existing is not None and holder == existing.id):
         return rel
     return f"{stem}_{natural_key}{ext}"
