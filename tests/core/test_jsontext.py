@@ -7,7 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyfleet.core.jsontext import MAX_DEPTH, loads
+from skyfleet.core.jsontext import MAX_DEPTH, loads, loads_step_by_step
+
+# `loads` hands what cannot nest deeper than MAX_DEPTH to json.loads: the reader of its own is checked
+# against json.loads too, on every input
+READERS = pytest.mark.parametrize("read", [loads, loads_step_by_step], ids=["loads", "step_by_step"])
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
@@ -26,23 +30,25 @@ def same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
+@READERS
 @settings(max_examples=400, deadline=None)
 @given(value=JSON, indent=st.sampled_from([None, 1, 4]))
-def test_reads_what_python_writes_as_json_loads_does(value, indent):
+def test_reads_what_python_writes_as_json_loads_does(read, value, indent):
     text = json.dumps(value, indent=indent)
-    assert same(loads(text), json.loads(text))
+    assert same(read(text), json.loads(text))
 
 
+@READERS
 @settings(max_examples=400, deadline=None)
 @given(text=st.text(alphabet='[]{}",:0123456789.eE+-tfnulrasNIiy \n\\', max_size=40))
-def test_accepts_and_refuses_what_json_loads_does(text):
+def test_accepts_and_refuses_what_json_loads_does(read, text):
     try:
         expected = json.loads(text)
     except ValueError:
         with pytest.raises(ValueError):
-            loads(text)
+            read(text)
     else:
-        assert same(loads(text), expected)
+        assert same(read(text), expected)
 
 
 @pytest.mark.parametrize("depth", [1000, 10_000, 100_000])
@@ -71,3 +77,13 @@ def test_integers_beyond_int_conversion_are_kept_as_digits():
     assert loads(f"[{digits}, 10]") == [digits, 10]
     assert loads("1" + "0" * 400) == 10**400
     assert loads("[1e400, -1e400]") == [math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("text", ['{"a": 1,}', '{"a": nan}', '[1, 2', '{"a": "\x01"}', '{"a": 1} x'])
+def test_a_refusal_is_the_step_by_step_readers_with_its_position(text):
+    with pytest.raises(ValueError) as fast:
+        loads(text)
+    with pytest.raises(ValueError) as step:
+        loads_step_by_step(text)
+    assert str(fast.value) == str(step.value)
+    assert "position" in str(fast.value) or "char" in str(fast.value), fast.value
