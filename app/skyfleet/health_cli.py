@@ -7,10 +7,15 @@ works where the web app does not run (a camera host) or could not start.
     skyfleet health check           update the incidents, send the notices not sent yet, write the
                                     [health] textfile; exit 1 when a notice could not be sent (it is
                                     retried at the next check), 2 for bad settings
+    skyfleet health forget-host HOST
+                                    on a fleet site, close the disk and certificate incidents of a
+                                    node taken out of it (resolved notices, then the rows go); exit 1
+                                    when a notice could not be sent (run it again), 2 for bad use
 """
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -144,4 +149,42 @@ def check() -> None:
     click.echo(f"{len(result.active)} alert condition(s) hold; {len(result.sent)} notice(s) sent, "
                f"{len(result.failed)} failed")
     if failed:
+        sys.exit(EXIT_NOTIFY_FAILED)
+
+
+@health_cli.command("forget-host")
+@click.argument("host")
+def forget_host(host: str) -> None:
+    """Close the disk and certificate incidents of HOST, a web node taken out of the site.
+
+    Only on a database several hosts share (PostgreSQL), from another host: such incidents are named
+    "<path> on HOST" and only HOST's own checks end them.  Exit 0 when every resolved notice went out,
+    1 when one could not be sent (its incident stays: run the command again), 2 for bad use."""
+    settings, _, alert_cfg, _ = _load()
+    here = socket.gethostname()
+    if settings.database_url.startswith("sqlite"):
+        click.echo("skyfleet: this host's database is SQLite, its own: incidents are named after a host only on "
+                   "a database several hosts share (database_url = postgresql...)", err=True)
+        sys.exit(EXIT_CONFIG_ERROR)
+    if host == here:
+        click.echo(f"skyfleet: {host} is this host: run forget-host on another node of the site (this host's next "
+                   "check would open its incidents again)", err=True)
+        sys.exit(EXIT_CONFIG_ERROR)
+    notifier = Notifier(alert_cfg, here)
+    session = session_factory(settings.database_url, settings.sqlite_busy_timeout_ms)()
+    try:
+        result = alerts.forget_host(session, host, here, notifier.send, clock())
+    except SQLAlchemyError as exc:
+        click.echo(f"skyfleet: cannot update the alert states: {type(exc).__name__}", err=True)
+        sys.exit(1)
+    finally:
+        session.close()
+    for notice in result.sent:
+        click.echo(f"sent resolved {notice.alert} {notice.subject}"
+                   + ("" if notifier.channels else " (no channel configured in [alerts]: recorded only)"))
+    for notice, error in result.failed:
+        click.echo(f"not sent resolved {notice.alert} {notice.subject} (its incident stays; run again): {error}",
+                   err=True)
+    click.echo(f"host {host}: {len(result.sent)} incident(s) closed, {len(result.failed)} not (notice failed)")
+    if result.failed:
         sys.exit(EXIT_NOTIFY_FAILED)

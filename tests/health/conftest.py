@@ -14,11 +14,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from click.testing import CliRunner
 
+from skyfleet import health_cli
+from skyfleet.cli import cli_group
 from skyfleet.extensions import db, skyfleet_state
 from skyfleet.health import collect
 from skyfleet.health.config import HealthSettings
 from skyfleet.models import Camera, Image, PruneEvent, UploadJob
+from tests.conftest import app_config, drop_everything, make_app
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, 0)
 HOST = "testhost"
@@ -152,3 +156,54 @@ def webhook():
     hook = Webhook()
     yield hook
     hook.stop()
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def to_toml(config: dict) -> str:
+    lines = [f"{k} = {toml_value(v)}" for k, v in config.items() if not isinstance(v, dict)]
+    for table, values in config.items():
+        if not isinstance(values, dict):
+            continue
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in values.items() if not isinstance(v, list) or
+                  not v or not isinstance(v[0], dict)]
+        for k, v in values.items():
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                for item in v:
+                    lines.append(f"[[{table}.{k}]]")
+                    lines += [f"{ik} = {toml_value(iv)}" for ik, iv in item.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    """host(**settings) -> the app (migrated database) whose settings file SKYFLEET_CONFIG names."""
+    made = []
+    monkeypatch.setattr(health_cli, "clock", lambda: NOW)
+
+    def make(**overrides):
+        config = app_config(tmp_path, **overrides)
+        path = tmp_path / "skyfleet.toml"
+        path.write_text(to_toml(config))
+        monkeypatch.setenv("SKYFLEET_CONFIG", str(path))
+        app = make_app(tmp_path, **overrides)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        drop_everything(app)
+
+
+def health(*args):
+    """`skyfleet health ARGS...` through click's CliRunner (SKYFLEET_CONFIG from the `host` fixture)."""
+    return CliRunner(mix_stderr=False).invoke(cli_group, ["health", *args])

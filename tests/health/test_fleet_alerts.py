@@ -2,10 +2,12 @@
 
 A condition about the shared data (a silent camera) is one incident whichever node sees it, announced
 once even when both nodes' timers fire at the same second; a condition about one node's own disk or
-certificate is that node's incident: another node, whose disk is fine, does not declare it over.
+certificate is that node's incident: another node, whose disk is fine, does not declare it over, and
+when the node leaves the site for good, `forget-host` on another node does.
 """
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -20,7 +22,7 @@ from skyfleet.housekeeping.policy import from_table as retention_from_table
 from skyfleet.models import AlertState
 from tests.conftest import PG_URL
 
-from .conftest import NOW, add_camera, add_image, minutes
+from .conftest import NOW, add_camera, add_image, health, minutes
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="a database several hosts share is PostgreSQL "
                                                    "(SKYFLEET_TEST_DATABASE_URL)")
@@ -97,3 +99,65 @@ def test_one_nodes_full_disk_is_its_own_incident_and_the_other_node_does_not_end
     assert notices(web1)[-1] == ("disk_floor", f"{disk} on web1", "resolved")
     assert len(web1.sent) == 2
     assert "Free space for" in web1.sent[-1].message and "on web1 is back above the floor" in web1.sent[-1].message
+
+
+def failing_send(notice) -> None:
+    raise ConnectionRefusedError("the mail server is down")
+
+
+def test_a_node_taken_out_of_the_site_has_its_incidents_closed_from_another_node(remote_host):
+    web1, web2 = Node(remote_host, "web1"), Node(remote_host, "web2")
+    web1.check(NOW, retention=FULL)  # web1's disk is full, then web1 is switched off for good
+    disk = str(skyfleet_state(remote_host).settings.storage_dir)
+    web2.check(NOW + minutes(5))
+    with web2.sessions() as session:  # the incident outlives its node: web2 does not decide it
+        assert session.scalar(select(AlertState.active).where(AlertState.subject == f"{disk} on web1")) is True
+
+    with web2.sessions() as session:
+        failed = alerts.forget_host(session, "web1", "web2", failing_send, NOW + minutes(6))
+    assert [(n.alert, n.subject, n.state) for n, _ in failed.failed] == [("disk_floor", f"{disk} on web1", "resolved")]
+    assert failed.sent == []
+    with web2.sessions() as session:  # nothing announced: the incident stays for the next try
+        assert session.scalar(select(AlertState.active).where(AlertState.subject == f"{disk} on web1")) is True
+
+    with web2.sessions() as session:
+        result = alerts.forget_host(session, "web1", "web2", web2.send, NOW + minutes(7))
+    assert notices(web2) == [("disk_floor", f"{disk} on web1", "resolved")]
+    assert (result.sent[0].host, result.failed) == ("web2", [])
+    assert "'web1' was taken out of the site" in result.sent[0].message
+    web2.check(NOW + minutes(10))
+    with web2.sessions() as session:
+        assert session.scalars(select(AlertState.subject).where(AlertState.name == "disk_floor")).all() == []
+    assert len(web2.sent) == 1
+
+
+def test_forgetting_a_host_leaves_the_other_nodes_incidents_and_the_shared_ones(remote_host):
+    camera = add_camera("north")
+    add_image(camera, NOW - minutes(45))
+    web1, web10 = Node(remote_host, "web1"), Node(remote_host, "web10")
+    web1.check(NOW, retention=FULL)
+    web10.check(NOW, retention=FULL)
+    disk = str(skyfleet_state(remote_host).settings.storage_dir)
+    with web1.sessions() as session:
+        alerts.forget_host(session, "web1", "web2", web1.send, NOW + minutes(1))
+    with web1.sessions() as session:
+        left = session.execute(select(AlertState.name, AlertState.subject, AlertState.active)
+                               .order_by(AlertState.name, AlertState.subject)).all()
+    assert [tuple(r) for r in left] == [("camera_silent", "north", True), ("disk_floor", f"{disk} on web10", True)]
+
+
+def test_forget_host_from_the_shell(host, monkeypatch):
+    app = host()
+    web1 = Node(app, "web1")
+    web1.check(NOW, retention=FULL)
+    disk = str(skyfleet_state(app).settings.storage_dir)
+    itself = health("forget-host", socket.gethostname())
+    assert itself.exit_code == 2
+    assert "is this host: run forget-host on another node" in itself.stderr
+    result = health("forget-host", "web1")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert (f"sent resolved disk_floor {disk} on web1 (no channel configured in [alerts]: recorded only)"
+            in result.output)
+    assert "host web1: 1 incident(s) closed, 0 not (notice failed)" in result.output
+    again = health("forget-host", "web1")
+    assert again.exit_code == 0 and "host web1: 0 incident(s) closed" in again.output

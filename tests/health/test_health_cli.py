@@ -6,62 +6,11 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from skyfleet import health_cli
 from skyfleet.cli import cli_group
 from skyfleet.extensions import db
-from tests.conftest import app_config, drop_everything, make_app
+from tests.conftest import PG_URL
 
-from .conftest import NOW, REMOTE, add_camera, add_image, add_job, free_port, minutes
-
-
-def toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return json.dumps(str(value))
-
-
-def to_toml(config: dict) -> str:
-    lines = [f"{k} = {toml_value(v)}" for k, v in config.items() if not isinstance(v, dict)]
-    for table, values in config.items():
-        if not isinstance(values, dict):
-            continue
-        lines.append(f"[{table}]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in values.items() if not isinstance(v, list) or
-                  not v or not isinstance(v[0], dict)]
-        for k, v in values.items():
-            if isinstance(v, list) and v and isinstance(v[0], dict):
-                for item in v:
-                    lines.append(f"[[{table}.{k}]]")
-                    lines += [f"{ik} = {toml_value(iv)}" for ik, iv in item.items()]
-    return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def host(tmp_path, monkeypatch):
-    """host(**settings) -> the app (migrated database) whose settings file SKYFLEET_CONFIG names."""
-    made = []
-    monkeypatch.setattr(health_cli, "clock", lambda: NOW)
-
-    def make(**overrides):
-        config = app_config(tmp_path, **overrides)
-        path = tmp_path / "skyfleet.toml"
-        path.write_text(to_toml(config))
-        monkeypatch.setenv("SKYFLEET_CONFIG", str(path))
-        app = make_app(tmp_path, **overrides)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        drop_everything(app)
-
-
-def health(*args):
-    return CliRunner(mix_stderr=False).invoke(cli_group, ["health", *args])
+from .conftest import NOW, REMOTE, add_camera, add_image, add_job, free_port, health, minutes, to_toml
 
 
 def test_show_on_a_healthy_host_exits_0(host):
@@ -144,3 +93,11 @@ def test_bad_settings_exit_2_naming_the_key(tmp_path, monkeypatch, table, key):
 def test_health_is_listed_in_the_operator_command(host):
     result = CliRunner().invoke(cli_group, ["--help"])
     assert "health" in result.output
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="the refusal is SQLite's (tests/health/test_fleet_alerts.py: PostgreSQL)")
+def test_forget_host_on_a_database_of_one_host_is_refused(host):
+    host()
+    result = health("forget-host", "web1")
+    assert result.exit_code == 2
+    assert "this host's database is SQLite, its own" in result.stderr

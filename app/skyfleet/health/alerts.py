@@ -20,7 +20,9 @@ database several hosts share (PostgreSQL, a fleet's web nodes) their subject nam
 on <host>") and each host decides only its own rows, so one node's full disk is not declared over by
 another node's free one.  The other rules are about the shared data and any host decides them; checks
 on one database run one at a time (an advisory lock on PostgreSQL), so two nodes checking at the same
-moment send each notice once.
+moment send each notice once.  A node taken out of the site no longer decides its rows: `forget_host`
+(`skyfleet health forget-host`, run on any other node) announces its open incidents as over and
+removes them.
 """
 from __future__ import annotations
 
@@ -88,14 +90,18 @@ def own_subject(snap: Snapshot, subject: str) -> str:
     """The subject of a per-host rule's condition: with the host's name on a shared database."""
     if not snap.shared_database:
         return subject
-    suffix = f" on {snap.host}"
+    suffix = host_suffix(snap.host)
     return subject[:SUBJECT_LENGTH - len(suffix)] + suffix
 
 
 def decided_here(row: AlertState, snap: Snapshot) -> bool:
     """Whether this host's check decides the row: any of a shared rule, a per-host rule's only its own."""
     return (row.name not in PER_HOST_RULES or not snap.shared_database
-            or row.subject.endswith(f" on {snap.host}"))
+            or row.subject.endswith(host_suffix(snap.host)))
+
+
+def host_suffix(host: str) -> str:
+    return f" on {host}"
 
 
 def _one_check_at_a_time(session: Session) -> None:
@@ -234,5 +240,34 @@ def check(session: Session, snap: Snapshot, send: Callable[[Notice], None], now:
         if row.name == UNDELIVERED_DROPPED:
             row.since = getattr(row, "_newest", row.since)
         result.sent.append(notice)
+    session.commit()
+    return result
+
+
+def forget_host(session: Session, gone: str, here: str, send: Callable[[Notice], None],
+                now: dt.datetime) -> CheckResult:
+    """End the per-host incidents of host `gone`, taken out of a site whose database several hosts share.
+
+    An incident whose last notice said firing (or whose recovery was not announced yet) gets a resolved
+    notice first; a row is removed once nothing about it is left to send, so a failed notice is sent
+    again by the next call.  `here` is the host sending.  Commits the session."""
+    result = CheckResult()
+    _one_check_at_a_time(session)
+    suffix = host_suffix(gone)
+    rows = [r for r in session.scalars(select(AlertState).where(AlertState.name.in_(PER_HOST_RULES)).order_by(
+        AlertState.name, AlertState.subject)) if r.subject.endswith(suffix)]
+    for row in rows:
+        if row.active or (row.notified_at is None and row.since is not None):
+            message = (f"Host {gone!r} was taken out of the site (skyfleet health forget-host on {here}): its "
+                       f"incident {row.name} {row.subject}, begun {when(row.since)}, is closed by {when(now)}. "
+                       f"Nothing left to do unless the host is still running.")
+            notice = Notice(row.name, row.subject, RESOLVED, message, row.since, here)
+            try:
+                send(notice)
+            except Exception as exc:  # noqa: BLE001 - any channel failure: the row stays for the next call
+                result.failed.append((notice, str(exc) or type(exc).__name__))
+                continue
+            result.sent.append(notice)
+        session.delete(row)
     session.commit()
     return result
