@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import time
 from typing import Callable, Optional
@@ -170,6 +171,23 @@ def curl(host, url: str, *options: str, output: str = "/dev/null", write: str = 
     opts = " ".join(shlex.quote(o) for o in options)
     res = host.run(f"curl -sS --max-time 20 -o {shlex.quote(output)} -w {shlex.quote(write)} {opts} {shlex.quote(url)}")
     return res.stdout.strip(), res.stderr
+
+
+def browser_login(host, site: str, https: list, username: str, password: str, jar: str) -> str:
+    """A login from `host` at https://<site>/login as a browser sends it: CSRF token, cookie, and the
+    same-origin Referer that the CSRF check demands over HTTPS; `https` are curl's TLS and connection
+    options, `jar` names a new browser session (its cookie jar). Returns the HTTP status."""
+    jar_file, page = f"/tmp/skyfleet-jar-{jar}", f"/tmp/skyfleet-login-{jar}.html"
+    session = [*https, "-c", jar_file, "-b", jar_file]
+    host.run(f"rm -f {jar_file}")  # a logged-in session would be redirected away from /login
+    code, err = curl(host, f"https://{site}/login", *session, output=page)
+    assert code == "200", (code, err)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', host.file(page).content_string)
+    assert token, "no CSRF token on the login page"
+    code, err = curl(host, f"https://{site}/login", *session, "--referer", f"https://{site}/login",
+                     "--data-urlencode", f"csrf_token={token.group(1)}", "--data-urlencode", f"username={username}",
+                     "--data-urlencode", f"password={password}")
+    return code
 
 
 def file_magic(host, path: str, nbytes: int = 3) -> str:

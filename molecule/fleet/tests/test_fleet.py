@@ -17,6 +17,7 @@ from conftest import CAMERA, DATABASE, SITE, WEB_NODES
 from playbook_runs import inventory_copy, run_site, set_host_vars, state_of
 from skyfleet_testinfra import (
     BASE_PATH,
+    CERT_FILE,
     CONFIG_DIR,
     CONFIG_FILE,
     DATA_DIR,
@@ -25,6 +26,7 @@ from skyfleet_testinfra import (
     SERVICE_USER,
     VENV,
     assert_file,
+    browser_login,
     curl,
     file_magic,
     latest_asset,
@@ -36,6 +38,7 @@ from skyfleet_testinfra import (
 
 CA = f"{CONFIG_DIR}/remote-remote-ca.pem"       # the site's certificate, as the camera fetched it
 CHAIN_TIMEOUT = 240                             # capture period 15 s, processing, queue, retries
+ACCESS_LOG = {"apache": "/var/log/apache2/skyfleet-access.log", "nginx": "/var/log/nginx/skyfleet-access.log"}
 NODE_UNITS = ["skyfleet-web.socket", "skyfleet-web.service", "skyfleet-syncapi.socket", "skyfleet-syncapi.service"]
 
 # the images of a camera (by name) taken at or after a time, as the host's own database has them
@@ -67,9 +70,34 @@ def images_since(host, camera: str, since: str) -> list:
 
 def via(host, node: str, path: str, output: str = "/dev/null", *options: str, write: str = "%{http_code}"):
     """GET https://<site><path> from `host`, connecting to `node` itself instead of the balancer (the pages
-    are at the root, the SyncAPI and the media under the base path)."""
-    return curl(host, f"https://{SITE}{path}", "--cacert", CA, "--connect-to", f"{SITE}:443:{node}:443", *options,
-                output=output, write=write)
+    are at the root, the SyncAPI and the media under the base path), with the PROXY protocol header the
+    node's port 443 requires (from a peer that is not the balancer it names the peer itself)."""
+    return curl(host, f"https://{SITE}{path}", "--cacert", CA, "--connect-to", f"{SITE}:443:{node}:443",
+                "--haproxy-protocol", *options, output=output, write=write)
+
+
+def fetched(host, node: str, path: str, output: str):
+    """GET <path> through `node` and follow redirects as a browser would: on the site through `node`,
+    elsewhere (the S3 server's presigned URLs, which take no PROXY header) directly.  The last status."""
+    url, site = f"https://{SITE}{path}", f"https://{SITE}"
+    for _ in range(5):
+        write = "%{http_code} %{redirect_url}"
+        answer, err = (via(host, node, url[len(site):], output, write=write) if url.startswith(f"{site}/")
+                       else curl(host, url, output=output, write=write))
+        status, _, url = answer.partition(" ")
+        if not (status.startswith("3") and url):
+            break
+    return status, err
+
+
+def address_of(host) -> str:
+    return host.check_output("hostname -I").split()[0]
+
+
+def logged_client(node, marker: str) -> str:
+    """The client address the node's nginx logged for the request whose URL holds `marker`."""
+    line = node.check_output(f"grep -F {shlex.quote(marker)} {ACCESS_LOG['nginx']} || true").strip()
+    return line.split()[0] if line else ""
 
 
 def sha256_of(host, path: str) -> str:
@@ -81,8 +109,8 @@ def camera_name(site) -> str:
 
 
 def sync_posts(node) -> int:
-    """SyncAPI uploads the node's proxy logged (both proxies log to skyfleet-access.log)."""
-    log = f"/var/log/{'apache2' if proxy_of(node) == 'apache' else 'nginx'}/skyfleet-access.log"
+    """SyncAPI uploads the node's proxy logged."""
+    log = ACCESS_LOG[proxy_of(node)]
     return int(node.run(f"grep -c 'POST {BASE_PATH}/sync/' {log} || true").stdout.strip() or 0)
 
 
@@ -155,18 +183,57 @@ def test_every_page_and_media_url_works_from_both_nodes(site, host):
     digests = {}
     for node in WEB_NODES:
         for path in pages:
-            code, err = via(host, node, path, "/tmp/fleet-page", "-L")
+            code, err = fetched(host, node, path, "/tmp/fleet-page")
             assert code == "200", (node, path, code, err)
         # the media are in the bucket: the node answers with a presigned URL on the S3 endpoint
         answer, err = via(host, node, f"{BASE_PATH}/{asset['url']}", write="%{http_code} %{redirect_url}")
         status, _, location = answer.partition(" ")
         assert status in ("302", "303", "307"), (node, answer, err)
         assert location.startswith(f"http://{DATABASE}:8333/skyfleet/"), (node, location)
-        code, err = via(host, node, f"{BASE_PATH}/{asset['url']}", "/tmp/fleet-media.jpg", "-L")
+        code, err = curl(host, location, output="/tmp/fleet-media.jpg")  # the S3 server takes no PROXY header
         assert code == "200", (node, code, err)
         assert file_magic(host, "/tmp/fleet-media.jpg") == JPEG_MAGIC
         digests[node] = sha256_of(host, "/tmp/fleet-media.jpg")
     assert len(set(digests.values())) == 1, digests
+
+
+def test_the_nodes_count_failed_logins_per_client_behind_the_balancer(site):
+    """The balancer's PROXY protocol header tells the nodes who the client is: five failed logins from the
+    camera host through the balancer are throttled for it, not for another client (had the nodes seen
+    the balancer's address, the second client would be refused too: one address for everybody)."""
+    cam, other = site[CAMERA], site[WEB_NODES[1]]  # the web node as a browser at another address
+    user = "throttle-test-" + cam.check_output("date +%s%N")
+    through_balancer = {cam: ["--cacert", CA], other: ["--cacert", CERT_FILE]}  # the site's certificate
+    assert [browser_login(cam, SITE, through_balancer[cam], user, "wrong", "cam") for _ in range(5)] == ["401"] * 5
+    assert browser_login(cam, SITE, through_balancer[cam], user, "wrong", "cam") == "429"
+    assert browser_login(other, SITE, through_balancer[other], user, "wrong", "other") == "401"
+
+
+def test_a_node_believes_the_client_address_only_from_the_balancer(site, host):
+    node = site[WEB_NODES[0]]
+    marker = "probe-" + host.check_output("date +%s%N")
+    code, err = curl(host, f"https://{SITE}/login?{marker}-balanced", "--cacert", CA)
+    assert code == "200", (code, err)
+    logged = wait_for(lambda: logged_client(node, f"{marker}-balanced") or logged_client(site[WEB_NODES[1]],
+                                                                                         f"{marker}-balanced"), 10, 1)
+    assert logged == address_of(host), "a node logged the balancer, not the client"
+    # the camera host goes to the node itself and claims another address: the node logs the camera host
+    code, err = via(host, WEB_NODES[0], f"/login?{marker}-forged", "/dev/null", "--haproxy-clientip", "203.0.113.7")
+    assert code == "200", (code, err)
+    assert wait_for(lambda: logged_client(node, f"{marker}-forged"), 10, 1) == address_of(host)
+    # without the header the node does not answer at all
+    code, err = curl(host, f"https://{SITE}/login", "--cacert", CA, "--connect-to", f"{SITE}:443:{WEB_NODES[0]}:443")
+    assert code == "000", (code, err)
+
+
+def test_the_proxy_protocol_with_apache_is_refused_before_anything_changes(site, tmp_path):
+    inventory = inventory_copy(tmp_path / "inventory")
+    set_host_vars(inventory, WEB_NODES[1], {"skyfleet_proxy_server": "apache"})
+    before = state_of(site[WEB_NODES[1]])
+    run = run_site(inventory, "--limit", WEB_NODES[1])
+    assert run.failed_with("skyfleet_proxy_balancer_addresses is set with skyfleet_proxy_server apache",
+                           "Set skyfleet_proxy_server: nginx"), run.explain()
+    assert state_of(site[WEB_NODES[1]]) == before, "the refused run changed the node"
 
 
 @pytest.mark.parametrize("stopped", WEB_NODES)

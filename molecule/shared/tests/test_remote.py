@@ -1,5 +1,4 @@
 """The web server (group remote): gunicorn behind Apache or nginx with TLS, SyncAPI account."""
-import re
 
 import pytest
 from skyfleet_testinfra import (
@@ -10,6 +9,7 @@ from skyfleet_testinfra import (
     SERVICE_USER,
     assert_file,
     assert_service_ok,
+    browser_login,
     curl,
     only_on,
     proxy_of,
@@ -103,19 +103,10 @@ def https_options(host, address: str, jar: str) -> list:
 
 
 def login(host, address: str, username: str, password: str) -> str:
-    """A login through the proxy from `address`, as a browser sends it: CSRF token, cookie, and the
-    same-origin Referer that the CSRF check demands over HTTPS. Returns the HTTP status."""
+    """A login through the proxy from `address` (its cookie jar /tmp/skyfleet-jar-<address>)."""
     name = variables(host)["inventory_hostname"]
-    jar, page = f"/tmp/skyfleet-jar-{address}", f"/tmp/skyfleet-login-{address}.html"
-    host.run(f"rm -f {jar}")  # a new browser session: a logged-in one would be redirected away from /login
-    code, err = curl(host, f"https://{name}/login", *https_options(host, address, jar), output=page)
-    assert code == "200", (code, err)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', host.file(page).content_string)
-    assert token, "no CSRF token on the login page"
-    code, err = curl(host, f"https://{name}/login", *https_options(host, address, jar),
-                     "--referer", f"https://{name}/login", "--data-urlencode", f"csrf_token={token.group(1)}",
-                     "--data-urlencode", f"username={username}", "--data-urlencode", f"password={password}")
-    return code
+    return browser_login(host, name, ["--cacert", CERT_FILE, "--resolve", f"{name}:443:{address}"], username,
+                         password, jar=address)
 
 
 def test_admin_logs_in_through_the_proxy(host):
