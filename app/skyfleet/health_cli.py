@@ -90,6 +90,15 @@ def describe(snap: collect.Snapshot, conditions: list) -> str:
     return "\n".join(lines)
 
 
+def _report(result: alerts.CheckResult, notifier: Notifier, when_failed: str) -> None:
+    """One line per notice sent, and per notice not sent with what becomes of it."""
+    for notice in result.sent:
+        click.echo(f"sent {notice.state} {notice.alert} {notice.subject}"
+                   + ("" if notifier.channels else " (no channel configured in [alerts]: recorded only)"))
+    for notice, error in result.failed:
+        click.echo(f"not sent {notice.state} {notice.alert} {notice.subject} ({when_failed}): {error}", err=True)
+
+
 @health_cli.command("show")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
 def show(as_json: bool) -> None:
@@ -134,11 +143,7 @@ def check() -> None:
             snap = _snapshot(session, settings, health, retention, now)  # with the alerts just updated
     finally:
         session.close()
-    for notice in result.sent:
-        click.echo(f"sent {notice.state} {notice.alert} {notice.subject}"
-                   + ("" if notifier.channels else " (no channel configured in [alerts]: recorded only)"))
-    for notice, error in result.failed:
-        click.echo(f"not sent {notice.state} {notice.alert} {notice.subject} (retried next check): {error}", err=True)
+    _report(result, notifier, "retried next check")
     failed = bool(result.failed)
     if health.textfile:
         try:
@@ -179,12 +184,7 @@ def forget_host(host: str) -> None:
         sys.exit(1)
     finally:
         session.close()
-    for notice in result.sent:
-        click.echo(f"sent resolved {notice.alert} {notice.subject}"
-                   + ("" if notifier.channels else " (no channel configured in [alerts]: recorded only)"))
-    for notice, error in result.failed:
-        click.echo(f"not sent resolved {notice.alert} {notice.subject} (its incident stays; run again): {error}",
-                   err=True)
+    _report(result, notifier, "its incident stays; run again")
     click.echo(f"host {host}: {len(result.sent)} incident(s) closed, {len(result.failed)} not (notice failed)")
     if result.failed:
         sys.exit(EXIT_NOTIFY_FAILED)
