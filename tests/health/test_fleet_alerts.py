@@ -22,7 +22,7 @@ from skyfleet.housekeeping.policy import from_table as retention_from_table
 from skyfleet.models import AlertState
 from tests.conftest import PG_URL
 
-from .conftest import NOW, add_camera, add_image, health, minutes
+from .conftest import NOW, Webhook, add_camera, add_image, free_port, health, minutes
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="a database several hosts share is PostgreSQL "
                                                    "(SKYFLEET_TEST_DATABASE_URL)")
@@ -161,3 +161,22 @@ def test_forget_host_from_the_shell(host, monkeypatch):
     assert "host web1: 1 incident(s) closed, 0 not (notice failed)" in result.output
     again = health("forget-host", "web1")
     assert again.exit_code == 0 and "host web1: 0 incident(s) closed" in again.output
+
+
+def test_forget_host_exits_1_while_the_webhook_is_down_and_keeps_the_incident(host):
+    port = free_port()
+    app = host(alerts={"webhook_url": f"http://127.0.0.1:{port}/hook", "timeout_seconds": 2})
+    Node(app, "web1").check(NOW, retention=FULL)
+    disk = str(skyfleet_state(app).settings.storage_dir)
+    down = health("forget-host", "web1")
+    assert down.exit_code == 1, down.output + down.stderr
+    assert f"not sent resolved disk_floor {disk} on web1 (its incident stays; run again)" in down.stderr
+    hook = Webhook(port)
+    try:
+        up = health("forget-host", "web1")
+        assert up.exit_code == 0, up.output + up.stderr
+        assert [(r["json"]["alert"], r["json"]["state"], r["json"]["subject"]) for r in hook.requests] == [
+            ("disk_floor", "resolved", f"{disk} on web1")]
+        assert "host web1: 1 incident(s) closed" in up.output
+    finally:
+        hook.stop()
