@@ -167,7 +167,7 @@ def forget_host(host: str) -> None:
     1 when one could not be sent (its incident stays: run the command again), 2 for bad use."""
     settings, _, alert_cfg, _ = _load()
     here = socket.gethostname()
-    if settings.database_url.startswith("sqlite"):
+    if not settings.database_is_shared:
         click.echo("skyfleet: this host's database is SQLite, its own: incidents are named after a host only on "
                    "a database several hosts share (database_url = postgresql...)", err=True)
         sys.exit(EXIT_CONFIG_ERROR)

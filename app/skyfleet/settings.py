@@ -104,6 +104,12 @@ class Settings:
         return self.storage_dir / ".staging"
 
     @property
+    def database_is_shared(self) -> bool:
+        """Whether other hosts may use this database too (a server such as PostgreSQL, not this host's
+        SQLite file): a fleet's web nodes do."""
+        return not self.database_url.startswith("sqlite")
+
+    @property
     def max_upload_bytes(self) -> int:
         return self.syncapi.max_upload_mb * 1024 * 1024
 

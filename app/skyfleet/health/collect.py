@@ -139,7 +139,7 @@ def tier(settings: Settings) -> str:
 def collect(session: Session, settings: Settings, health: HealthSettings, retention: RetentionPolicy,
             now: dt.datetime, host: Optional[str] = None) -> Snapshot:
     snap = Snapshot(at=now, host=host or socket.gethostname(), tier=tier(settings), settings=health,
-                    shared_database=not settings.database_url.startswith("sqlite"))
+                    shared_database=settings.database_is_shared)
     snap.cameras = cameras(session, health, now)
     if snap.tier == CAMERA_TIER:
         try:
