@@ -95,8 +95,8 @@ def address_of(host) -> str:
 
 
 def logged_client(node, marker: str) -> str:
-    """The client address the node's nginx logged for the request whose URL holds `marker`."""
-    line = node.check_output(f"grep -F {shlex.quote(marker)} {ACCESS_LOG['nginx']} || true").strip()
+    """The client address the node's proxy logged for the request whose URL holds `marker`."""
+    line = node.check_output(f"grep -F {shlex.quote(marker)} {ACCESS_LOG[proxy_of(node)]} || true").strip()
     return line.split()[0] if line else ""
 
 

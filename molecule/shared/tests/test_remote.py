@@ -97,15 +97,19 @@ def test_syncapi_answers_json_behind_the_proxy(host):
     assert host.file(out).content_string.lstrip().startswith("{")
 
 
-def https_options(host, address: str, jar: str) -> list:
+def tls_options(host, address: str) -> list:
+    """curl's options for https://<the host's name>/ verified with its certificate, connecting to `address`."""
     name = variables(host)["inventory_hostname"]
-    return ["--cacert", CERT_FILE, "--resolve", f"{name}:443:{address}", "-c", jar, "-b", jar]
+    return ["--cacert", CERT_FILE, "--resolve", f"{name}:443:{address}"]
+
+
+def https_options(host, address: str, jar: str) -> list:
+    return [*tls_options(host, address), "-c", jar, "-b", jar]
 
 
 def login(host, address: str, username: str, password: str) -> str:
     """A login through the proxy from `address` (its cookie jar /tmp/skyfleet-jar-<address>)."""
-    name = variables(host)["inventory_hostname"]
-    return browser_login(host, name, ["--cacert", CERT_FILE, "--resolve", f"{name}:443:{address}"], username,
+    return browser_login(host, variables(host)["inventory_hostname"], tls_options(host, address), username,
                          password, jar=address)
 
 
