@@ -22,7 +22,7 @@ from skyfleet.extensions import db, skyfleet_state
 from skyfleet.health import collect
 from skyfleet.health.config import HealthSettings
 from skyfleet.models import Camera, Image, PruneEvent, UploadJob
-from tests.conftest import app_config, drop_everything, make_app
+from tests.conftest import app_config
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, 0)
 HOST = "testhost"
@@ -185,23 +185,17 @@ def to_toml(config: dict) -> str:
 
 
 @pytest.fixture
-def host(tmp_path, monkeypatch):
+def host(app_factory, tmp_path, monkeypatch):
     """host(**settings) -> the app (migrated database) whose settings file SKYFLEET_CONFIG names."""
-    made = []
     monkeypatch.setattr(health_cli, "clock", lambda: NOW)
 
     def make(**overrides):
-        config = app_config(tmp_path, **overrides)
         path = tmp_path / "skyfleet.toml"
-        path.write_text(to_toml(config))
+        path.write_text(to_toml(app_config(tmp_path, **overrides)))
         monkeypatch.setenv("SKYFLEET_CONFIG", str(path))
-        app = make_app(tmp_path, **overrides)
-        made.append(app)
-        return app
+        return app_factory(**overrides)
 
-    yield make
-    for app in made:
-        drop_everything(app)
+    return make
 
 
 def health(*args):
